@@ -14,6 +14,10 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c "im
     exit 0
 fi
 echo "[setup] installing thinseg and its pinned dependencies into .venv (first run takes a minute or two)" >&2
-.venv/bin/python -m pip install -q --upgrade pip >&2
-.venv/bin/python -m pip install -q -e ".[test]" >&2
+log=.venv/install.log
+if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[test]"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "[setup] pip install failed (full log above, also in $log)" >&2
+    exit 1
+fi
 echo "$want" > "$stamp"

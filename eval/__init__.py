@@ -1,0 +1,1 @@
+"""Scores: internal (silhouette, Davies-Bouldin) and against ground truth (ARI, blob IoU)."""

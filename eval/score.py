@@ -1,0 +1,109 @@
+"""Print the scores of an export run.
+
+    python -m eval.score OUT_DIR [--truth TRUTH_DIR]
+
+Reads the masks and ``images.csv`` of an export (internal scores per image) and,
+with ``--truth``, the instance masks ``TRUTH_DIR/NAME_mask.npy`` (the convention
+of the synthetic sets and of ``shared/data/labeled``) to add ARI, mean best IoU,
+recall@0.5 and precision@0.5. Writes ``OUT_DIR/scores.csv`` and
+``OUT_DIR/scores.json`` (per-image rows and the means).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from eval.metrics import truth_scores
+from thinseg.atomic import write_text
+
+METRICS = ("silhouette", "davies_bouldin", "ari", "mean_best_iou", "recall50", "precision50")
+
+
+def _num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def score_run(out_dir, truth_dir=None) -> dict:
+    """Per-image and mean scores of an export folder.
+
+    Returns {"images": [row, ...], "mean": {metric: value}, "n_images": int}; truth
+    metrics are present only for images whose truth mask exists.
+    """
+    out_dir = Path(out_dir)
+    table = out_dir / "images.csv"
+    if not table.exists():
+        raise FileNotFoundError(f"{table} not found: is {out_dir} an export folder?")
+    rows = []
+    with open(table, newline="") as fh:
+        for rec in csv.DictReader(fh):
+            row = {"image": rec["image"], "light": rec["light"], "n_blobs": int(rec["n_blobs"]),
+                   "seconds": _num(rec["seconds"]), "silhouette": _num(rec["silhouette"]),
+                   "davies_bouldin": _num(rec["davies_bouldin"])}
+            if truth_dir is not None:
+                tpath = Path(truth_dir) / f"{rec['image']}_mask.npy"
+                if tpath.exists():
+                    pred = np.load(out_dir / f"{rec['image']}_mask.npy")
+                    row.update(truth_scores(np.load(tpath), pred))
+            rows.append(row)
+    mean = {}
+    for m in METRICS + ("seconds",):
+        vals = [r[m] for r in rows if m in r and not math.isnan(r[m])]
+        if vals:
+            mean[m] = float(np.mean(vals))
+    return {"images": rows, "mean": mean, "n_images": len(rows)}
+
+
+def format_table(scores: dict) -> str:
+    """A fixed-width text table of per-image rows and the mean row."""
+    cols = ["image", "light", "n_blobs"] + [m for m in METRICS if m in scores["mean"]] + ["seconds"]
+    lines = ["  ".join(f"{c[:14]:>14s}" if c != "image" else f"{c:36s}" for c in cols)]
+
+    def fmt(row, c):
+        v = row.get(c, "")
+        if c == "image":
+            return f"{str(v)[:36]:36s}"
+        if isinstance(v, float):
+            return f"{v:14.3f}"
+        return f"{str(v):>14s}"
+
+    for row in scores["images"]:
+        lines.append("  ".join(fmt(row, c) for c in cols))
+    mean = {"image": f"MEAN ({scores['n_images']} images)", **scores["mean"]}
+    lines.append("  ".join(fmt(mean, c) for c in cols))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="eval.score", description=__doc__.split("\n\n")[0])
+    ap.add_argument("out_dir")
+    ap.add_argument("--truth", help="folder with NAME_mask.npy ground-truth instance masks")
+    args = ap.parse_args(argv)
+    try:
+        scores = score_run(args.out_dir, args.truth)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(scores))
+    out = Path(args.out_dir)
+    write_text(out / "scores.json", json.dumps(scores, indent=1))
+    buf = io.StringIO()
+    fields = sorted({k for r in scores["images"] for k in r}, key=lambda k: (k != "image", k))
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    w.writerows(scores["images"])
+    write_text(out / "scores.csv", buf.getvalue())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Experiment configs (``configs/``) and runners (``python -m experiments.demo``)."""

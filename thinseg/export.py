@@ -1,0 +1,282 @@
+"""Export blob masks for a folder of images (the submission).
+
+    python -m thinseg.export IMAGES_DIR OUT_DIR [key=value ...]
+    (scripts/export_masks.sh is the same command)
+
+Writes into OUT_DIR (never into IMAGES_DIR):
+
+* ``NAME_mask.npy`` for every image ``NAME.ext``: int32 (H, W) of the stored
+  image, 0 = background, 1..N = blobs;
+* ``blobs.csv``: image, blob id, cluster (class), area px, centroid, light type;
+* ``images.csv``: one row per image (light, blobs, internal scores, seconds);
+* ``failures.csv``: one row per image that could not be exported (and a line on stderr);
+* ``requirements.txt`` (library versions and Python version), ``config.yaml``
+  (the resolved config), ``submission.zip`` (all masks + requirements.txt).
+
+Resumable: a mask already written and valid is kept unless ``export.overwrite=true``.
+Every file is written atomically. Exit status: 0 when all images were exported,
+1 when some failed, 2 for a usage or config error.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from scipy import ndimage as ndi
+from tqdm import tqdm
+
+from .atomic import atomic_open, remove_stale_temporaries, save_npy, write_text
+from .config import ConfigError, load_config
+from .device import resolve_device
+from .environment import requirements_text
+from .imageio import ImageLoadError, image_shape, list_images, load_image
+from .pipeline import prepare, segment
+from .segmenter import Segmenter, build_segmenter
+
+PARTS_DIR = ".parts"  # per-image records (blob rows), assembled into the CSVs
+BLOB_FIELDS = ("image", "blob_id", "cluster", "area_px", "centroid_row", "centroid_col", "light")
+IMAGE_FIELDS = ("image", "file", "height", "width", "light", "n_blobs", "silhouette", "davies_bouldin", "seconds")
+
+
+@dataclass
+class ExportSummary:
+    seen: int = 0
+    exported: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def seconds_per_image(self) -> float:
+        return self.seconds / self.exported if self.exported else float("nan")
+
+    def line(self) -> str:
+        return (f"images seen {self.seen}, exported {self.exported}, skipped (already done) {self.skipped}, "
+                f"failed {self.failed}; {self.seconds_per_image:.3f} s per exported image")
+
+
+def mask_path(out_dir: Path, image: Path) -> Path:
+    return out_dir / f"{image.stem}_mask.npy"
+
+
+def validate_mask(mask: np.ndarray, shape: tuple[int, int]) -> None:
+    """Raise ValueError unless ``mask`` is an integer (H, W) array of ``shape`` whose ids
+    are exactly 0..N (consecutive)."""
+    if not np.issubdtype(mask.dtype, np.integer):
+        raise ValueError(f"mask dtype {mask.dtype} is not integer")
+    if mask.shape != tuple(shape):
+        raise ValueError(f"mask shape {mask.shape} != image shape {tuple(shape)}")
+    ids = np.unique(mask)
+    if ids[0] < 0:
+        raise ValueError("negative ids in mask")
+    n = int(ids[-1])
+    present = ids[ids > 0]
+    if present.size != n:
+        raise ValueError(f"ids are not consecutive 1..{n}")
+
+
+def is_done(out_dir: Path, image: Path) -> bool:
+    """True when a valid mask and its record exist for ``image`` (resume)."""
+    mp, part = mask_path(out_dir, image), out_dir / PARTS_DIR / f"{image.stem}.json"
+    if not (mp.exists() and part.exists()):
+        return False
+    try:
+        validate_mask(np.load(mp, allow_pickle=False), image_shape(image))
+        json.loads(part.read_text())
+    except Exception:
+        return False
+    return True
+
+
+def blob_rows(name: str, mask: np.ndarray, classes: np.ndarray, light: str) -> list[dict]:
+    """One blobs.csv row per blob of an (H, W) instance mask."""
+    n = int(mask.max())
+    if n == 0:
+        return []
+    idx = np.arange(1, n + 1)
+    areas = ndi.sum_labels(np.ones_like(mask, np.int32), mask, idx)
+    centres = ndi.center_of_mass(np.ones_like(mask, np.int8), mask, idx)
+    return [
+        {"image": name, "blob_id": int(i), "cluster": int(c), "area_px": int(a),
+         "centroid_row": round(float(r), 2), "centroid_col": round(float(cc), 2), "light": light}
+        for i, c, a, (r, cc) in zip(idx, classes, areas, centres)
+    ]
+
+
+def _fit_segmenter(segmenter: Segmenter, images: list[Path], cfg, out_dir: Path) -> Segmenter:
+    """Fit a dataset-level segmenter on the images (streamed), or load its checkpoint."""
+    params = cfg[cfg.method]
+    given = params.get("checkpoint")
+    own = out_dir / f"model_{cfg.method}.ckpt"
+    path = Path(given) if given else (own if own.exists() and not cfg.export.overwrite else None)
+    if path is not None:
+        print(f"[export] loading {cfg.method} checkpoint {path}", file=sys.stderr)
+        return type(segmenter).load(path, cfg, segmenter.device)
+    if not segmenter.needs_fit:
+        return segmenter
+
+    def stream():
+        for p in tqdm(images, desc=f"fit {cfg.method}", unit="img", disable=not cfg.export.progress, file=sys.stderr):
+            try:
+                yield prepare(load_image(p), cfg, segmenter.device, p.stem)
+            except ImageLoadError:
+                continue  # reported once, during export
+
+    segmenter.fit(stream())
+    segmenter.save(own)
+    print(f"[export] fitted {cfg.method} on {len(images)} images; checkpoint {own}", file=sys.stderr)
+    return segmenter
+
+
+def _export_one(path: Path, segmenter: Segmenter, cfg, out_dir: Path) -> dict:
+    t0 = time.perf_counter()
+    rgb = load_image(path)
+    result = segment(rgb, segmenter, cfg, path.stem)
+    validate_mask(result.mask, rgb.shape[:2])
+    record = {
+        "image": path.stem, "file": path.name, "height": rgb.shape[0], "width": rgb.shape[1],
+        "light": result.light, "n_blobs": int(result.mask.max()),
+        "silhouette": result.internal.get("silhouette"), "davies_bouldin": result.internal.get("davies_bouldin"),
+        "blobs": blob_rows(path.stem, result.mask, result.classes, result.light),
+    }
+    record["seconds"] = round(time.perf_counter() - t0, 4)
+    # the record first, the mask last: a valid mask is the "done" marker
+    write_text(out_dir / PARTS_DIR / f"{path.stem}.json", json.dumps(record))
+    save_npy(mask_path(out_dir, path), result.mask.astype(np.int32))
+    return record
+
+
+def _write_csv(path: Path, fields, rows) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def _write_tables(images: list[Path], out_dir: Path, failures: list[tuple[str, str]]) -> None:
+    records, blobs = [], []
+    for p in images:
+        part = out_dir / PARTS_DIR / f"{p.stem}.json"
+        if mask_path(out_dir, p).exists() and part.exists():
+            rec = json.loads(part.read_text())
+            blobs.extend(rec.pop("blobs"))
+            records.append(rec)
+    _write_csv(out_dir / "images.csv", IMAGE_FIELDS, records)
+    _write_csv(out_dir / "blobs.csv", BLOB_FIELDS, blobs)
+    _write_csv(out_dir / "failures.csv", ("image", "error"), [{"image": f, "error": e} for f, e in failures])
+
+
+def _write_zip(images: list[Path], out_dir: Path, requirements: str) -> Path:
+    target = out_dir / "submission.zip"
+    with atomic_open(target, "wb") as fh:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            for p in images:
+                mp = mask_path(out_dir, p)
+                if mp.exists():
+                    zf.write(mp, arcname=mp.name)
+            zf.writestr("requirements.txt", requirements)
+    return target
+
+
+def _stem_conflicts(images: list[Path]) -> dict[Path, str]:
+    """Images whose stem is already taken by an earlier file (their masks would collide)."""
+    first: dict[str, Path] = {}
+    bad = {}
+    for p in images:
+        if p.stem in first:
+            bad[p] = f"same name stem as {first[p.stem].name}: its mask {p.stem}_mask.npy would be overwritten"
+        else:
+            first[p.stem] = p
+    return bad
+
+
+def export_folder(images_dir, out_dir, cfg) -> ExportSummary:
+    """Export masks for every image in ``images_dir`` into ``out_dir`` (see module docstring)."""
+    images_dir, out_dir = Path(images_dir), Path(out_dir)
+    images = list_images(images_dir)
+    if out_dir.resolve() == images_dir.resolve():
+        raise ValueError("OUT_DIR must differ from IMAGES_DIR: the input folder is never written to")
+    (out_dir / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)
+    remove_stale_temporaries(out_dir / PARTS_DIR)
+    torch.manual_seed(int(cfg.seed))
+    np.random.seed(int(cfg.seed))
+    requirements = requirements_text()
+    write_text(out_dir / "requirements.txt", requirements)
+    write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+
+    summary = ExportSummary(seen=len(images))
+    conflicts = _stem_conflicts(images)
+    todo = []
+    for p in images:
+        if p in conflicts:
+            summary.failures.append((p.name, conflicts[p]))
+        elif not cfg.export.overwrite and is_done(out_dir, p):
+            summary.skipped += 1
+        else:
+            todo.append(p)
+
+    t_start = time.perf_counter()
+    if todo:
+        segmenter = build_segmenter(cfg, resolve_device(cfg.device))
+        segmenter = _fit_segmenter(segmenter, [p for p in images if p not in conflicts], cfg, out_dir)
+        t_start = time.perf_counter()
+        for p in tqdm(todo, desc=f"export {cfg.method}", unit="img", disable=not cfg.export.progress, file=sys.stderr):
+            try:
+                _export_one(p, segmenter, cfg, out_dir)
+                summary.exported += 1
+            except Exception as exc:  # one bad image never stops the run
+                msg = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+                summary.failures.append((p.name, msg))
+    summary.seconds = time.perf_counter() - t_start
+    summary.failed = len(summary.failures)
+    for name, msg in summary.failures:
+        print(f"[export] FAILED {name}: {msg}", file=sys.stderr)
+    ok_images = [p for p in images if p not in conflicts]
+    _write_tables(ok_images, out_dir, summary.failures)
+    if cfg.export.zip:
+        _write_zip(ok_images, out_dir, requirements)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="export_masks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("images_dir")
+    parser.add_argument("out_dir")
+    parser.add_argument("overrides", nargs="*", help="config overrides key=value (e.g. method=gmm gmm.k=5)")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.overrides)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not Path(args.images_dir).is_dir():
+        print(f"error: image folder not found: {args.images_dir}", file=sys.stderr)
+        return 2
+    try:
+        summary = export_folder(args.images_dir, args.out_dir, cfg)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out_dir)
+    print(f"[export] {summary.line()}")
+    print(f"[export] masks: {out}/*_mask.npy  blobs: {out / 'blobs.csv'}  zip: {out / 'submission.zip'}")
+    if summary.failed:
+        print(f"[export] {summary.failed} image(s) failed, see {out / 'failures.csv'}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
