@@ -17,7 +17,10 @@
 2. **Blob mask.** Union of blob clusters, morphological opening (``open_radius``),
    holes up to ``max_hole_area`` filled, pieces under ``min_area`` dropped.
 3. **Instances.** Touching blobs are split by a watershed on the distance
-   transform, seeded by its h-maxima (``split_depth``): one marker per blob core.
+   transform, seeded by its h-maxima: a core becomes a marker of its own when it
+   rises above the neck to its neighbour by at least ``split_depth`` px and by
+   ``split_rel`` times the half-width of its connected piece (so two touching
+   grains split, while a large irregular blob or a long streak stays one id).
    Every connected piece without a marker keeps an id of its own.
 4. **Full size.** Ids are made consecutive 1..N and the mask is resized to the
    original H x W with nearest-neighbour sampling. Each blob keeps the cluster
@@ -106,7 +109,14 @@ def split_instances(fg: np.ndarray, cfg) -> np.ndarray:
     if not cfg.split:
         return ndi.label(fg)[0].astype(np.int32)
     dist = ndi.gaussian_filter(ndi.distance_transform_edt(fg), 1.0)
-    markers = ndi.label(h_maxima(dist, float(cfg.split_depth)) & fg)[0]
+    # depth needed for a separate marker: split_depth px, or split_rel of the
+    # component's half-width, whichever is larger (big irregular blobs stay whole)
+    comp, n = ndi.label(fg)
+    half_width = np.zeros(n + 1)
+    half_width[1:] = ndi.maximum(dist, comp, np.arange(1, n + 1))
+    depth = np.maximum(float(cfg.split_depth), float(cfg.split_rel) * half_width)[comp]
+    scaled = np.where(fg, dist / np.maximum(depth, 1e-6), 0.0)
+    markers = ndi.label(h_maxima(scaled, 1.0) & fg)[0]
     ids = watershed(-dist, markers, mask=fg)
     orphans = fg & (ids == 0)  # pieces too thin to hold a marker keep their own id
     if orphans.any():
@@ -119,8 +129,8 @@ def split_instances(fg: np.ndarray, cfg) -> np.ndarray:
 
 
 def resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of an (h, w) label array to ``shape`` (H, W), pixel centres aligned."""
-    h, w = mask.shape
+    """Nearest-neighbour resize of an (h, w) or (h, w, C) array to ``shape`` (H, W), pixel centres aligned."""
+    h, w = mask.shape[:2]
     H, W = shape
     if (h, w) == (H, W):
         return mask
