@@ -6,7 +6,6 @@ rotation is applied, so masks always have the stored height x width.
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -100,20 +99,16 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     if path.stat().st_size == 0:
         raise ImageLoadError("empty file (0 bytes)")
     arr = None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+    if path.suffix.lower() in (".tif", ".tiff"):
+        arr = _read_tiff(path)  # exact 16-bit colour, which Pillow reduces to 8 bit
+    if arr is None:
+        try:
             with Image.open(path) as img:
                 img.load()
-                if img.format == "TIFF" and (img.mode not in ("RGB", "L", "RGBA", "P", "1", "I;16", "I;16B", "I")):
-                    raise OSError("TIFF mode handled by tifffile")
                 arr = _pil_to_array(img)
-    except UnidentifiedImageError as exc:
-        raise ImageLoadError(f"not a recognised image format: {exc}") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        if path.suffix.lower() in (".tif", ".tiff"):
-            arr = _read_tiff(path)
-        else:
+        except UnidentifiedImageError as exc:
+            raise ImageLoadError(f"not a recognised image format: {exc}") from None
+        except (OSError, SyntaxError, ValueError) as exc:
             raise ImageLoadError(f"cannot decode image: {exc}") from None
     rgb = _to_float_rgb(arr)
     h, w = rgb.shape[:2]
@@ -122,13 +117,14 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     return rgb
 
 
-def _read_tiff(path: Path) -> np.ndarray:
+def _read_tiff(path: Path) -> np.ndarray | None:
+    """Pixels of a TIFF via tifffile, or None to let Pillow try (e.g. exotic compression)."""
     import tifffile
 
     try:
         arr = tifffile.imread(path)
-    except Exception as exc:  # tifffile raises many types
-        raise ImageLoadError(f"cannot decode TIFF: {exc}") from None
+    except Exception:  # tifffile raises many types; Pillow gets a go and reports
+        return None
     while arr.ndim > 3:  # pages / samples: keep the first plane
         arr = arr[0]
     if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (3, 4):

@@ -182,6 +182,8 @@ def make_scene(
         half = foot.shape[0] // 2
         y0, x0 = int(round(y)) - half, int(round(x)) - half
         ys, xs = slice(max(y0, 0), min(y0 + foot.shape[0], shape[0])), slice(max(x0, 0), min(x0 + foot.shape[1], shape[1]))
+        if ys.stop - ys.start < 5 or xs.stop - xs.start < 5:  # placed (almost) outside the image
+            continue
         sub = foot[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
         if sub.sum() < 20:
             continue
