@@ -19,9 +19,9 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory) -> Path:
-    """8 small synthetic images (4 UV, 4 plain) with truth masks."""
+    """6 synthetic images (3 UV, 3 plain) of 384 x 512 (the working size) with truth masks."""
     folder = tmp_path_factory.mktemp("synthetic")
-    write_synthetic_set(folder, n_images=8, height=240, width=320, seed=3)
+    write_synthetic_set(folder, n_images=6, height=384, width=512, seed=3)
     return folder
 
 
