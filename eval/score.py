@@ -83,6 +83,18 @@ def format_table(scores: dict) -> str:
     return "\n".join(lines)
 
 
+def write_scores(out_dir, scores: dict) -> None:
+    """Write ``scores.json`` (rows and means) and ``scores.csv`` (per-image rows) into ``out_dir``."""
+    out = Path(out_dir)
+    write_text(out / "scores.json", json.dumps(scores, indent=1))
+    buf = io.StringIO()
+    fields = sorted({k for r in scores["images"] for k in r}, key=lambda k: (k != "image", k))
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    w.writerows(scores["images"])
+    write_text(out / "scores.csv", buf.getvalue())
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="eval.score", description=__doc__.split("\n\n")[0])
     ap.add_argument("out_dir")
@@ -94,14 +106,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_table(scores))
-    out = Path(args.out_dir)
-    write_text(out / "scores.json", json.dumps(scores, indent=1))
-    buf = io.StringIO()
-    fields = sorted({k for r in scores["images"] for k in r}, key=lambda k: (k != "image", k))
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
-    w.writerows(scores["images"])
-    write_text(out / "scores.csv", buf.getvalue())
+    write_scores(args.out_dir, scores)
     return 0
 
 

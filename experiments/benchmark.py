@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from eval.score import score_run
+from eval.score import score_run, write_scores
 from thinseg.atomic import write_text
 from thinseg.config import load_config
 from thinseg.export import export_folder
@@ -29,7 +29,9 @@ COLUMNS = (("mean_best_iou", "mean best IoU"), ("recall50", "recall@0.5"), ("pre
 def run_cell(images: Path, out: Path, method: str, overrides: list[str]) -> dict:
     cfg = load_config([f"method={method}", "export.progress=false", "export.zip=false", *overrides])
     export_folder(images, out, cfg)
-    return score_run(out, images)["mean"]
+    scores = score_run(out, images)
+    write_scores(out, scores)
+    return scores["mean"]
 
 
 def main(argv=None) -> int:
