@@ -46,32 +46,35 @@ def _blur(t: torch.Tensor, sigma: float) -> torch.Tensor:
     return kornia.filters.gaussian_blur2d(t, (k, k), (sigma, sigma), border_type="reflect")
 
 
-def pixel_features(image: torch.Tensor, cfg) -> torch.Tensor:
-    """Per-pixel features of a working-size image.
+def feature_maps(images: torch.Tensor, cfg) -> torch.Tensor:
+    """Batched per-pixel features.
 
     Args:
-        image: (1, 3, h, w) float32 RGB in [0, 1] (any device).
+        images: (B, 3, h, w) float32 RGB in [0, 1] (any device).
         cfg: the ``features`` config node (sigma_fine, sigma_context, weights).
     Returns:
-        (h, w, C) float32 tensor on the image's device, C = len(FEATURE_NAMES).
+        (B, C, h, w) float32 tensor on the same device, C = len(FEATURE_NAMES).
     """
     w = cfg.weights
-    lab = kornia.color.rgb_to_lab(_blur(image, cfg.sigma_fine)) / 100.0
+    lab = kornia.color.rgb_to_lab(_blur(images, cfg.sigma_fine)) / 100.0
     lab_ctx = _blur(lab, cfg.sigma_context)
     L = lab[:, :1]
     grad = kornia.filters.sobel(L)
     mean = _blur(L, cfg.sigma_context)
     var = (_blur(L * L, cfg.sigma_context) - mean * mean).clamp_min(0)
-    feats = torch.cat(
-        [
-            lab * w.color,
-            lab_ctx * w.context,
-            grad * w.grad,
-            var.sqrt() * w.texture,
-        ],
-        dim=1,
-    )
-    return feats[0].permute(1, 2, 0).contiguous()
+    return torch.cat([lab * w.color, lab_ctx * w.context, grad * w.grad, var.sqrt() * w.texture], dim=1)
+
+
+def pixel_features(image: torch.Tensor, cfg) -> torch.Tensor:
+    """Per-pixel features of one working-size image.
+
+    Args:
+        image: (1, 3, h, w) float32 RGB in [0, 1] (any device).
+        cfg: the ``features`` config node.
+    Returns:
+        (h, w, C) float32 tensor on the image's device, C = len(FEATURE_NAMES).
+    """
+    return feature_maps(image, cfg)[0].permute(1, 2, 0).contiguous()
 
 
 def lab_of(features: torch.Tensor | np.ndarray, cfg) -> np.ndarray:

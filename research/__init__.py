@@ -1,0 +1,2 @@
+"""Deep unsupervised segmentation methods (registered as ``method=dfc``, ...)."""
+from .dfc import segmenter as _dfc  # noqa: F401  (registers method=dfc)

@@ -1,0 +1,1 @@
+"""Differentiable feature clustering (Kim & Kanezaki, IEEE TIP 2020)."""

@@ -1,0 +1,114 @@
+"""``method=dfc``: differentiable feature clustering as a segmenter.
+
+* ``dfc.mode=per_image`` (the reference protocol): ``predict`` optimises a fresh
+  network on the image, at ``dfc.per_image_max_side`` (default 256 px: on 2 CPU
+  cores each iteration at 512 px costs seconds), and upsamples the labels to the
+  working size. Nothing to fit or save but the settings.
+* ``dfc.mode=dataset``: ``fit`` trains one network on random crops of all images
+  (``train_dataset``), ``predict`` is one forward pass at working resolution;
+  ``save``/``load`` keep the weights.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
+
+from thinseg.features import working_size
+from thinseg.instances import resize_nearest
+from thinseg.segmenter import Segmenter, WorkingImage, register
+
+from .model import DFCNet
+from .train import network_input, optimise_single, train_dataset
+
+
+@register("dfc")
+class DFCSegmenter(Segmenter):
+    def __init__(self, cfg, device="cpu"):
+        super().__init__(cfg, device)
+        if self.params.mode not in ("per_image", "dataset"):
+            raise ValueError(f"dfc.mode must be per_image or dataset, got {self.params.mode!r}")
+        self.net: DFCNet | None = None
+        self.history: list[dict] = []
+        self.writer = None  # a TensorBoard SummaryWriter, set by the experiment runner
+
+    @property
+    def needs_fit(self) -> bool:
+        return self.params.mode == "dataset" and self.net is None
+
+    def fit(self, samples: Iterable[WorkingImage]) -> "DFCSegmenter":
+        """dataset mode: train on crops of (at most ``train.max_images``, drawn
+        reservoir-style with the seed) images; per_image mode: no-op."""
+        if self.params.mode != "dataset":
+            return self
+        rng = random.Random(int(self.cfg.seed))
+        keep: list[torch.Tensor] = []
+        cap = int(self.params.train.max_images)
+        for i, s in enumerate(samples):
+            im = (s.image[0].detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+            if len(keep) < cap:
+                keep.append(im)
+            else:
+                j = rng.randrange(i + 1)
+                if j < cap:
+                    keep[j] = im
+        if not keep:
+            raise ValueError("dfc fit needs at least one image")
+        self.net, self.history = train_dataset(
+            keep, self.params, self.cfg.features, int(self.cfg.seed), self.device,
+            log=self._log if self.writer is not None else None, progress=bool(self.cfg.export.progress),
+        )
+        return self
+
+    def _log(self, step: int, terms: dict, net: DFCNet) -> None:
+        for k, v in terms.items():
+            self.writer.add_scalar(f"dfc/{k}", v, step)
+
+    @torch.no_grad()
+    def _forward_labels(self, image: torch.Tensor) -> np.ndarray:
+        self.net.eval()
+        x = network_input(image.to(self.device), self.params, self.cfg.features)
+        return self.net(x).argmax(1)[0].cpu().numpy().astype(np.int64)
+
+    def predict(self, sample: WorkingImage) -> np.ndarray:
+        """(h, w) int64 labels (ids 0..q-1; in dataset mode the same id means the
+        same cluster in every image)."""
+        if self.params.mode == "dataset":
+            if self.net is None:
+                raise RuntimeError("dfc with mode=dataset must be fitted (or loaded) before predict")
+            return self._forward_labels(sample.image)
+        h, w = sample.image.shape[-2:]
+        small = F.interpolate(sample.image, size=working_size(h, w, int(self.params.per_image_max_side)), mode="area")
+        x = network_input(small.to(self.device), self.params, self.cfg.features)
+        labels, _ = optimise_single(x, self.params, int(self.cfg.seed))
+        return resize_nearest(labels, (h, w))
+
+    def save(self, path) -> None:
+        """Weights and the settings they were trained with."""
+        torch.save({"method": "dfc", "params": OmegaConf.to_container(self.params, resolve=True),
+                    "in_channels": self.net.body[0].in_channels if self.net is not None else None,
+                    "state_dict": self.net.state_dict() if self.net is not None else None,
+                    "history": self.history}, Path(path))
+
+    @classmethod
+    def load(cls, path, cfg, device="cpu") -> "DFCSegmenter":
+        """Rebuild from ``save``: architecture and input settings come from the checkpoint."""
+        state = torch.load(Path(path), map_location="cpu", weights_only=False)
+        if not isinstance(state, dict) or state.get("method") != "dfc":
+            raise ValueError(f"{path} is not a dfc checkpoint")
+        cfg = cfg.copy()
+        OmegaConf.set_struct(cfg, False)
+        cfg.dfc = OmegaConf.merge(cfg.dfc, {k: v for k, v in state["params"].items() if k != "checkpoint"})
+        seg = cls(cfg, device)
+        if state["state_dict"] is not None:
+            p = seg.params
+            seg.net = DFCNet(state["in_channels"], int(p.channels), int(p.n_classes), int(p.n_blocks))
+            seg.net.load_state_dict(state["state_dict"])
+            seg.net.to(seg.device).eval()
+        seg.history = state.get("history", [])
+        return seg
