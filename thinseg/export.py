@@ -133,9 +133,11 @@ def _fit_segmenter(segmenter: Segmenter, images: list[Path], cfg, out_dir: Path)
             except ImageLoadError:
                 continue  # reported once, during export
 
+    t0 = time.perf_counter()
     segmenter.fit(stream())
     segmenter.save(own)
-    print(f"[export] fitted {cfg.method} on {len(images)} images; checkpoint {own}", file=sys.stderr)
+    print(f"[export] fitted {cfg.method} on {len(images)} images in {time.perf_counter() - t0:.1f} s; checkpoint {own}",
+          file=sys.stderr)
     return segmenter
 
 

@@ -59,6 +59,7 @@ class DFCSegmenter(Segmenter):
                     keep[j] = im
         if not keep:
             raise ValueError("dfc fit needs at least one image")
+        self._probe = keep[0]
         self.net, self.history = train_dataset(
             keep, self.params, self.cfg.features, int(self.cfg.seed), self.device,
             log=self._log if self.writer is not None else None, progress=bool(self.cfg.export.progress),
@@ -66,8 +67,19 @@ class DFCSegmenter(Segmenter):
         return self
 
     def _log(self, step: int, terms: dict, net: DFCNet) -> None:
+        """TensorBoard: every loss term each step; the labels of the first training
+        image beside it every ``train.log_every`` steps."""
         for k, v in terms.items():
             self.writer.add_scalar(f"dfc/{k}", v, step)
+        if step == 1 or step % int(self.params.train.log_every) == 0:
+            image = self._probe[None].float().to(self.device) / 255.0
+            net.eval()
+            with torch.no_grad():
+                labels = net(network_input(image, self.params, self.cfg.features)).argmax(1)[0].cpu().numpy()
+            net.train()
+            palette = np.random.default_rng(0).uniform(0, 1, (int(self.params.n_classes), 3)).astype(np.float32)
+            rgb = image[0].permute(1, 2, 0).cpu().numpy()
+            self.writer.add_image("dfc/labels", np.concatenate([rgb, palette[labels]], axis=1), step, dataformats="HWC")
 
     @torch.no_grad()
     def _forward_labels(self, image: torch.Tensor) -> np.ndarray:
