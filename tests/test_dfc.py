@@ -121,3 +121,13 @@ def test_bad_mode_and_wrong_checkpoint(tmp_path):
     torch.save({"something": 1}, tmp_path / "x.ckpt")
     with pytest.raises(ValueError, match="not a dfc checkpoint"):
         build_segmenter(load_config(["method=dfc"])).load(tmp_path / "x.ckpt", load_config(["method=dfc"]))
+
+
+def test_dataset_training_is_deterministic_on_cpu(synthetic_dir):
+    cfg = load_config(["method=dfc", "dfc.channels=8", "dfc.n_classes=8", "dfc.train.iterations=4",
+                       "dfc.train.crop=32", "dfc.train.batch_size=2", "export.progress=false"])
+    samples = [prepare(load_image(p), cfg) for p in list_images(synthetic_dir)[:2]]
+    a, b = build_segmenter(cfg).fit(samples), build_segmenter(cfg).fit(samples)
+    assert [h["total"] for h in a.history] == [h["total"] for h in b.history]
+    for (k, va), vb in zip(a.net.state_dict().items(), b.net.state_dict().values()):
+        assert torch.equal(va, vb), k
