@@ -26,7 +26,10 @@ import json
 import sys
 import time
 import zipfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +48,10 @@ from .segmenter import Segmenter, build_segmenter
 
 PARTS_DIR = ".parts"  # per-image records (blob rows), assembled into the CSVs
 BLOB_FIELDS = ("image", "blob_id", "cluster", "area_px", "centroid_row", "centroid_col", "light")
-IMAGE_FIELDS = ("image", "file", "height", "width", "light", "n_blobs", "silhouette", "davies_bouldin", "seconds")
+STAGES = ("read", "features", "cluster", "instances", "eval", "write")
+IMAGE_FIELDS = ("image", "file", "height", "width", "light", "n_blobs", "silhouette", "davies_bouldin", "seconds",
+                *(f"{s}_s" for s in STAGES))
+PREFETCH = 2  # images decoded ahead of the one being segmented (bounded memory)
 
 
 @dataclass
@@ -56,6 +62,7 @@ class ExportSummary:
     failed: int = 0
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    stage_seconds: dict = field(default_factory=dict)  # summed over exported images
 
     @property
     def seconds_per_image(self) -> float:
@@ -141,9 +148,32 @@ def _fit_segmenter(segmenter: Segmenter, images: list[Path], cfg, out_dir: Path)
     return segmenter
 
 
-def _export_one(path: Path, segmenter: Segmenter, cfg, out_dir: Path) -> dict:
+def _timed_load(path: Path) -> tuple[np.ndarray, float]:
     t0 = time.perf_counter()
-    rgb = load_image(path)
+    return load_image(path), time.perf_counter() - t0
+
+
+def prefetched(paths: list[Path], depth: int = PREFETCH):
+    """Yield (path, future of (rgb, read seconds)) in order while a worker thread
+    decodes up to ``depth`` images ahead (decoding overlaps compute; at most
+    ``depth`` + 1 images are in memory). ``future.result()`` raises the load error."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as pool:
+        queue: deque = deque()
+        it = iter(paths)
+        for p in islice(it, depth):
+            queue.append((p, pool.submit(_timed_load, p)))
+        while queue:
+            p, fut = queue.popleft()
+            nxt = next(it, None)
+            if nxt is not None:
+                queue.append((nxt, pool.submit(_timed_load, nxt)))
+            yield p, fut
+
+
+def _export_one(path: Path, loaded, segmenter: Segmenter, cfg, out_dir: Path) -> dict:
+    """Segment one loaded image, validate and write its record and mask; returns the record."""
+    rgb, read_s = loaded.result()
+    t0 = time.perf_counter()
     result = segment(rgb, segmenter, cfg, path.stem)
     validate_mask(result.mask, rgb.shape[:2])
     record = {
@@ -151,11 +181,14 @@ def _export_one(path: Path, segmenter: Segmenter, cfg, out_dir: Path) -> dict:
         "light": result.light, "n_blobs": int(result.mask.max()),
         "silhouette": result.internal.get("silhouette"), "davies_bouldin": result.internal.get("davies_bouldin"),
         "blobs": blob_rows(path.stem, result.mask, result.classes, result.light),
+        "read_s": round(read_s, 4), **{f"{k}_s": round(v, 4) for k, v in result.timing.items()},
     }
-    record["seconds"] = round(time.perf_counter() - t0, 4)
-    # the record first, the mask last: a valid mask is the "done" marker
-    write_text(out_dir / PARTS_DIR / f"{path.stem}.json", json.dumps(record))
+    t_write = time.perf_counter()
     save_npy(mask_path(out_dir, path), result.mask.astype(np.int32))
+    done = time.perf_counter()
+    record.update(write_s=round(done - t_write, 4), seconds=round(read_s + done - t0, 4))
+    # the record last: an image is done (see is_done) when both files exist and are valid
+    write_text(out_dir / PARTS_DIR / f"{path.stem}.json", json.dumps(record))
     return record
 
 
@@ -235,13 +268,19 @@ def export_folder(images_dir, out_dir, cfg) -> ExportSummary:
         segmenter = build_segmenter(cfg, resolve_device(cfg.device))
         segmenter = _fit_segmenter(segmenter, [p for p in images if p not in conflicts], cfg, out_dir)
         t_start = time.perf_counter()
-        for p in tqdm(todo, desc=f"export {cfg.method}", unit="img", disable=not cfg.export.progress, file=sys.stderr):
+        stage_totals = dict.fromkeys(STAGES, 0.0)
+        bar = tqdm(prefetched(todo), total=len(todo), desc=f"export {cfg.method}", unit="img",
+                   disable=not cfg.export.progress, file=sys.stderr)
+        for p, loaded in bar:
             try:
-                _export_one(p, segmenter, cfg, out_dir)
+                record = _export_one(p, loaded, segmenter, cfg, out_dir)
+                for k in STAGES:
+                    stage_totals[k] += record[f"{k}_s"]
                 summary.exported += 1
             except Exception as exc:  # one bad image never stops the run
                 msg = f"{type(exc).__name__}: {exc}".replace("\n", " ")
                 summary.failures.append((p.name, msg))
+        summary.stage_seconds = stage_totals
     summary.seconds = time.perf_counter() - t_start
     summary.failed = len(summary.failures)
     for name, msg in summary.failures:

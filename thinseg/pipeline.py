@@ -1,6 +1,7 @@
 """One image through the flow: load -> features -> segmenter -> instances."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ class SegmentationResult:
     labels: np.ndarray
     decision: ClusterDecision
     internal: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)  # seconds per stage: features, cluster, instances, eval
 
 
 def prepare(rgb: np.ndarray, cfg, device: torch.device | str = "cpu", name: str = "") -> WorkingImage:
@@ -43,16 +45,21 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "") -> Segme
         segmenter: a fitted (or per-image) segmenter.
         cfg: the full run config.
     """
+    t0 = time.perf_counter()
     sample = prepare(rgb, cfg, segmenter.device, name)
+    t1 = time.perf_counter()
     labels = np.asarray(segmenter.predict(sample), dtype=np.int64)
     if labels.shape != tuple(sample.features.shape[:2]):
         raise RuntimeError(f"{segmenter.name}.predict returned shape {labels.shape}, expected {tuple(sample.features.shape[:2])}")
+    t2 = time.perf_counter()
     lab = lab_of(sample.features, cfg.features)
     mask, classes, decision = clusters_to_instances(labels, lab, sample.light, cfg.instances, rgb.shape[:2])
+    t3 = time.perf_counter()
     internal = {}
     if cfg.eval.internal:
         from eval.metrics import internal_scores
 
         feats = sample.features.reshape(-1, sample.features.shape[-1]).cpu().numpy()
         internal = internal_scores(feats, labels.ravel(), int(cfg.eval.sample_size), int(cfg.seed))
-    return SegmentationResult(mask, classes, sample.light, labels, decision, internal)
+    timing = {"features": t1 - t0, "cluster": t2 - t1, "instances": t3 - t2, "eval": time.perf_counter() - t3}
+    return SegmentationResult(mask, classes, sample.light, labels, decision, internal, timing)
