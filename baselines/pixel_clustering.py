@@ -48,7 +48,9 @@ class PixelClusterer(Segmenter):
         k = self.params.k
         if k == "auto":
             k = self._choose_k(x, list(range(int(self.params.k_range[0]), int(self.params.k_range[1]) + 1)))
-        k = int(min(int(k), max(1, len(np.unique(x, axis=0)) if x.shape[0] < 64 else int(k))))
+        k = int(k)
+        if x.shape[0] < 64:  # tiny inputs: never ask for more clusters than distinct pixels
+            k = min(k, len(np.unique(x, axis=0)))
         return self._order_by_lightness(self._fit(x, k), x)
 
     def fit(self, samples: Iterable[WorkingImage]) -> "PixelClusterer":
