@@ -313,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out_dir)
     print(f"[export] {summary.line()}")
+    total = sum(summary.stage_seconds.values())
+    if total > 0:
+        print("[export] time per stage: " + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in summary.stage_seconds.items()))
     print(f"[export] masks: {out}/*_mask.npy  blobs: {out / 'blobs.csv'}  zip: {out / 'submission.zip'}")
     if summary.failed:
         print(f"[export] {summary.failed} image(s) failed, see {out / 'failures.csv'}", file=sys.stderr)
