@@ -127,7 +127,7 @@ def test_killed_run_leaves_no_half_files_and_resumes_identically(tmp_path, synth
     proc = subprocess.Popen([sys.executable, "-m", "thinseg.export", str(src), str(out), "export.progress=false"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
-    while time.time() < deadline and len(list(out.glob("*_mask.npy"))) < 2:
+    while time.time() < deadline and len(list((out / ".parts").glob("*.json"))) < 2:  # two images done
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
