@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.score import format_table, score_run
-from thinseg.config import ConfigError, load_config
+from thinseg.config import config_from_cli
 from thinseg.export import export_folder, mask_path
 from thinseg.imageio import list_images, load_image
 from thinseg.overview import save_overview
@@ -29,10 +29,8 @@ def main(argv=None) -> int:
     ap.add_argument("--size", default="480x640", help="HxW of the synthetic images")
     ap.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = ap.parse_args(argv)
-    try:
-        cfg = load_config(args.overrides)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    cfg = config_from_cli(args.overrides)
+    if cfg is None:
         return 2
     out = Path(args.out)
     height, width = (int(v) for v in args.size.lower().split("x"))

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 from eval.score import format_table, score_run, write_scores
 from thinseg.atomic import write_text
-from thinseg.config import ConfigError, load_config
+from thinseg.config import config_from_cli
 from thinseg.device import resolve_device
 from thinseg.export import export_folder, mask_path
 from thinseg.imageio import ImageLoadError, list_images, load_image
@@ -102,10 +102,8 @@ def main(argv=None) -> int:
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__)
         return 0
-    try:
-        cfg = load_config(argv)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    cfg = config_from_cli(argv)
+    if cfg is None:
         return 2
     run(cfg)
     return 0

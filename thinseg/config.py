@@ -6,6 +6,7 @@ valid keys. Every method's settings live under its own name (``kmeans.k=6``).
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -69,3 +70,13 @@ def load_config(overrides: Sequence[str] = (), config_dir: Path | None = None) -
     if cfg.method not in methods:
         raise ConfigError(f"unknown method {cfg.method!r}; available: {', '.join(methods)}")
     return cfg
+
+
+def config_from_cli(overrides: Sequence[str]) -> DictConfig | None:
+    """``load_config`` for command-line entry points: a bad override is printed on
+    stderr as ``error: ...`` and None is returned (the caller exits with status 2)."""
+    try:
+        return load_config(overrides)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None

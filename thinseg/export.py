@@ -39,7 +39,7 @@ from scipy import ndimage as ndi
 from tqdm import tqdm
 
 from .atomic import atomic_open, remove_stale_temporaries, save_npy, write_text
-from .config import ConfigError, load_config
+from .config import config_from_cli
 from .device import resolve_device
 from .environment import requirements_text
 from .imageio import ImageLoadError, image_shape, list_images, load_image
@@ -298,10 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir")
     parser.add_argument("overrides", nargs="*", help="config overrides key=value (e.g. method=gmm gmm.k=5)")
     args = parser.parse_args(argv)
-    try:
-        cfg = load_config(args.overrides)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    cfg = config_from_cli(args.overrides)
+    if cfg is None:
         return 2
     if not Path(args.images_dir).is_dir():
         print(f"error: image folder not found: {args.images_dir}", file=sys.stderr)
