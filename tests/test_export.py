@@ -89,6 +89,9 @@ def test_bad_inputs_are_reported_and_others_exported(tmp_path, synthetic_dir, ca
     Image.open(src / "synth_000_uv.png").save(src / "cut.jpg")
     (src / "cut.jpg").write_bytes((src / "cut.jpg").read_bytes()[:3000])
     shutil.copy(src / "synth_000_uv.png", src / "synth_000_uv.tif")  # same stem as a .png
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (12, 1500, 3), dtype=np.uint8)).save(src / "elongated strip.png")
+    Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(src / "smallest.png")
     out = tmp_path / "out"
     code = main([str(src), str(out), "export.progress=false"])
     assert code == 1
@@ -99,7 +102,9 @@ def test_bad_inputs_are_reported_and_others_exported(tmp_path, synthetic_dir, ca
     assert "same name stem" in failures["synth_000_uv.tif"]
     err = capsys.readouterr().err
     assert all(f"FAILED {name}" in err for name in failures)
-    assert sorted(p.name for p in out.glob("*_mask.npy")) == ["synth_000_uv_mask.npy", "synth_001_uv_mask.npy"]
+    assert sorted(p.name for p in out.glob("*_mask.npy")) == [
+        "elongated strip_mask.npy", "smallest_mask.npy", "synth_000_uv_mask.npy", "synth_001_uv_mask.npy"]
+    assert np.load(out / "elongated strip_mask.npy").shape == (12, 1500)
     assert (src / "synth_000_uv.png").read_bytes() == good
 
 

@@ -9,6 +9,8 @@ def test_working_size_keeps_aspect_and_never_upscales():
     assert working_size(1536, 2048, 512) == (384, 512)
     assert working_size(100, 80, 512) == (100, 80)
     assert working_size(6000, 8000, 512) == (384, 512)
+    assert working_size(20, 2000, 512) == (20, 2000)  # elongated: the short side is kept
+    assert working_size(100, 4000, 512) == (32, 1280)
 
 
 def test_features_shape_dtype_and_lab_of_pure_colours(cfg):

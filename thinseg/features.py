@@ -22,10 +22,15 @@ import kornia
 FEATURE_NAMES = ("L", "a", "b", "L_ctx", "a_ctx", "b_ctx", "grad", "texture")
 
 
+MIN_WORKING_SIDE = 32  # px: very elongated images keep this much of their short side
+
+
 def working_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     """(h, w) at which an (height, width) image is processed: long side <= max_side,
-    aspect kept, never upscaled, at least 1 px."""
+    aspect kept, never upscaled; a very elongated image keeps a short side of at least
+    ``MIN_WORKING_SIDE`` px (or its own, if smaller), so its long side may exceed max_side."""
     scale = min(1.0, max_side / max(height, width))
+    scale = max(scale, min(1.0, MIN_WORKING_SIDE / min(height, width)))
     return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
 
 
@@ -43,7 +48,7 @@ def _blur(t: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return t
     k = 2 * int(round(3 * sigma)) + 1
-    return kornia.filters.gaussian_blur2d(t, (k, k), (sigma, sigma), border_type="reflect")
+    return kornia.filters.gaussian_blur2d(t, (k, k), (sigma, sigma), border_type="replicate")  # any size
 
 
 def feature_maps(images: torch.Tensor, cfg) -> torch.Tensor:
