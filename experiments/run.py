@@ -24,9 +24,9 @@ from thinseg.atomic import write_text
 from thinseg.config import config_from_cli
 from thinseg.device import resolve_device
 from thinseg.export import export_folder, mask_path
-from thinseg.imageio import ImageLoadError, list_images, load_image
+from thinseg.imageio import list_images, load_image
 from thinseg.overview import save_overview
-from thinseg.pipeline import prepare
+from thinseg.pipeline import prepared_images
 from thinseg.segmenter import build_segmenter
 from thinseg.synthetic import write_synthetic_set
 
@@ -60,14 +60,7 @@ def run(cfg) -> Path:
     segmenter.writer = writer
     t0 = time.perf_counter()
 
-    def stream():
-        for p in images:
-            try:
-                yield prepare(load_image(p), cfg, segmenter.device, p.stem)
-            except ImageLoadError:
-                continue
-
-    segmenter.fit(stream())
+    segmenter.fit(prepared_images(images, cfg, segmenter.device))
     train_seconds = time.perf_counter() - t0
     checkpoint = run_dir / f"model_{cfg.method}.ckpt"
     segmenter.save(checkpoint)

@@ -42,8 +42,8 @@ from .atomic import atomic_open, remove_stale_temporaries, save_npy, write_text
 from .config import config_from_cli
 from .device import resolve_device
 from .environment import requirements_text
-from .imageio import ImageLoadError, image_shape, list_images, load_image
-from .pipeline import prepare, segment
+from .imageio import image_shape, list_images, load_image
+from .pipeline import prepared_images, segment
 from .segmenter import Segmenter, build_segmenter
 
 PARTS_DIR = ".parts"  # per-image records (blob rows), assembled into the CSVs
@@ -133,15 +133,8 @@ def _fit_segmenter(segmenter: Segmenter, images: list[Path], cfg, out_dir: Path)
     if not segmenter.needs_fit:
         return segmenter
 
-    def stream():
-        for p in tqdm(images, desc=f"fit {cfg.method}", unit="img", disable=not cfg.export.progress, file=sys.stderr):
-            try:
-                yield prepare(load_image(p), cfg, segmenter.device, p.stem)
-            except ImageLoadError:
-                continue  # reported once, during export
-
     t0 = time.perf_counter()
-    segmenter.fit(stream())
+    segmenter.fit(prepared_images(images, cfg, segmenter.device, f"fit {cfg.method}" if cfg.export.progress else None))
     segmenter.save(own)
     print(f"[export] fitted {cfg.method} on {len(images)} images in {time.perf_counter() - t0:.1f} s; checkpoint {own}",
           file=sys.stderr)

@@ -1,13 +1,16 @@
 """One image through the flow: load -> features -> segmenter -> instances."""
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from .features import lab_of, pixel_features, to_working_tensor
+from .imageio import ImageLoadError, load_image
 from .instances import ClusterDecision, clusters_to_instances
 from .light import classify_light
 from .segmenter import Segmenter, WorkingImage
@@ -35,6 +38,17 @@ def prepare(rgb: np.ndarray, cfg, device: torch.device | str = "cpu", name: str 
         image = to_working_tensor(rgb, cfg.features.max_side, device)
         feats = pixel_features(image, cfg.features)
     return WorkingImage(image=image, features=feats, light=light, name=name)
+
+
+def prepared_images(paths, cfg, device: torch.device | str = "cpu", desc: str | None = None):
+    """Yield a :class:`WorkingImage` per readable image of ``paths`` (for ``Segmenter.fit``),
+    streaming: one image in memory at a time. Unreadable files are skipped (export reports
+    them once, when it reaches them). ``desc`` shows a progress bar on stderr."""
+    for p in tqdm(paths, desc=desc, unit="img", disable=desc is None, file=sys.stderr):
+        try:
+            yield prepare(load_image(p), cfg, device, p.stem)
+        except ImageLoadError:
+            continue
 
 
 def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "") -> SegmentationResult:
