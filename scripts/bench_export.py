@@ -26,10 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from thinseg.export import STAGES  # noqa: E402
 from thinseg.imageio import list_images  # noqa: E402
 from thinseg.synthetic import write_synthetic_set  # noqa: E402
-
-STAGES = ("read", "features", "cluster", "instances", "eval", "write")
 
 
 def build_folder(root: Path, n: int, real: Path | None, n_distinct: int) -> tuple[Path, Path]:
