@@ -23,6 +23,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 import time
 import zipfile
@@ -35,15 +36,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from omegaconf import OmegaConf
-from scipy import ndimage as ndi
 from tqdm import tqdm
 
 from .atomic import atomic_open, remove_stale_temporaries, save_npy, write_text
 from .config import config_from_cli
 from .device import resolve_device
 from .environment import requirements_text
-from .imageio import image_shape, list_images, load_image
-from .pipeline import prepared_images, segment
+from .imageio import image_shape, list_images
+from .pipeline import prepared_images, read_for_segmentation, segment
 from .segmenter import Segmenter, build_segmenter
 
 PARTS_DIR = ".parts"  # per-image records (blob rows), assembled into the CSVs
@@ -106,18 +106,35 @@ def is_done(out_dir: Path, image: Path) -> bool:
     return True
 
 
+def blob_stats(mask: np.ndarray, rows_per_chunk: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Area (px), centroid row and centroid column of blobs 1..N of an (H, W) integer
+    mask: three (N,) float64 arrays. Weighted bincounts over row chunks (exact, about
+    3x faster than scipy.ndimage.center_of_mass and bounded memory on huge masks)."""
+    n = int(mask.max())
+    h, w = mask.shape
+    area, rsum, csum = (np.zeros(n + 1) for _ in range(3))
+    cols = np.arange(w, dtype=np.float64)
+    for r0 in range(0, h, rows_per_chunk):
+        block = mask[r0:r0 + rows_per_chunk]
+        flat = block.ravel()
+        nr = block.shape[0]
+        area += np.bincount(flat, minlength=n + 1)
+        rsum += np.bincount(flat, weights=np.repeat(np.arange(r0, r0 + nr, dtype=np.float64), w), minlength=n + 1)
+        csum += np.bincount(flat, weights=np.tile(cols, nr), minlength=n + 1)
+    a = area[1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return a, rsum[1:] / a, csum[1:] / a
+
+
 def blob_rows(name: str, mask: np.ndarray, classes: np.ndarray, light: str) -> list[dict]:
     """One blobs.csv row per blob of an (H, W) instance mask."""
-    n = int(mask.max())
-    if n == 0:
+    if int(mask.max()) == 0:
         return []
-    idx = np.arange(1, n + 1)
-    areas = ndi.sum_labels(np.ones_like(mask, np.int32), mask, idx)
-    centres = ndi.center_of_mass(np.ones_like(mask, np.int8), mask, idx)
+    areas, rows, cols = blob_stats(mask)
     return [
-        {"image": name, "blob_id": int(i), "cluster": int(c), "area_px": int(a),
+        {"image": name, "blob_id": i + 1, "cluster": int(c), "area_px": int(a),
          "centroid_row": round(float(r), 2), "centroid_col": round(float(cc), 2), "light": light}
-        for i, c, a, (r, cc) in zip(idx, classes, areas, centres)
+        for i, (c, a, r, cc) in enumerate(zip(classes, areas, rows, cols))
     ]
 
 
@@ -141,36 +158,38 @@ def _fit_segmenter(segmenter: Segmenter, images: list[Path], cfg, out_dir: Path)
     return segmenter
 
 
-def _timed_load(path: Path) -> tuple[np.ndarray, float]:
+def _timed_load(path: Path, cfg) -> tuple[np.ndarray, tuple[int, int], float]:
     t0 = time.perf_counter()
-    return load_image(path), time.perf_counter() - t0
+    rgb, full = read_for_segmentation(path, cfg)
+    return rgb, full, time.perf_counter() - t0
 
 
-def prefetched(paths: list[Path], depth: int = PREFETCH):
-    """Yield (path, future of (rgb, read seconds)) in order while a worker thread
-    decodes up to ``depth`` images ahead (decoding overlaps compute; at most
+def prefetched(paths: list[Path], cfg, depth: int = PREFETCH):
+    """Yield (path, future of (rgb, full shape, read seconds)) in order while a worker
+    thread decodes up to ``depth`` images ahead (decoding overlaps compute; at most
     ``depth`` + 1 images are in memory). ``future.result()`` raises the load error."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as pool:
         queue: deque = deque()
         it = iter(paths)
         for p in islice(it, depth):
-            queue.append((p, pool.submit(_timed_load, p)))
+            queue.append((p, pool.submit(_timed_load, p, cfg)))
         while queue:
             p, fut = queue.popleft()
             nxt = next(it, None)
             if nxt is not None:
-                queue.append((nxt, pool.submit(_timed_load, nxt)))
+                queue.append((nxt, pool.submit(_timed_load, nxt, cfg)))
             yield p, fut
 
 
 def _export_one(path: Path, loaded, segmenter: Segmenter, cfg, out_dir: Path) -> dict:
-    """Segment one loaded image, validate and write its record and mask; returns the record."""
-    rgb, read_s = loaded.result()
+    """Segment one loaded image, validate and write its record and mask; returns the record.
+    ``loaded``: a future of ``_timed_load``'s result (its exception is the load error)."""
+    rgb, full, read_s = loaded.result()
     t0 = time.perf_counter()
-    result = segment(rgb, segmenter, cfg, path.stem)
-    validate_mask(result.mask, rgb.shape[:2])
+    result = segment(rgb, segmenter, cfg, path.stem, full)
+    validate_mask(result.mask, full)
     record = {
-        "image": path.stem, "file": path.name, "height": rgb.shape[0], "width": rgb.shape[1],
+        "image": path.stem, "file": path.name, "height": full[0], "width": full[1],
         "light": result.light, "n_blobs": int(result.mask.max()),
         "silhouette": result.internal.get("silhouette"), "davies_bouldin": result.internal.get("davies_bouldin"),
         "blobs": blob_rows(path.stem, result.mask, result.classes, result.light),
@@ -183,6 +202,83 @@ def _export_one(path: Path, loaded, segmenter: Segmenter, cfg, out_dir: Path) ->
     # the record last: an image is done (see is_done) when both files exist and are valid
     write_text(out_dir / PARTS_DIR / f"{path.stem}.json", json.dumps(record))
     return record
+
+
+def _error_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".replace("\n", " ")
+
+
+def _run_local(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):
+    """Export in this process (decoding one image ahead in a thread); yields
+    (file name, record or None, error line or None) per image, in order."""
+    bar = tqdm(prefetched(todo, cfg), total=len(todo), desc=f"export {cfg.method}", unit="img",
+               disable=not cfg.export.progress, file=sys.stderr)
+    for p, loaded in bar:
+        try:
+            yield p.name, _export_one(p, loaded, segmenter, cfg, out_dir), None
+        except Exception as exc:  # one bad image never stops the run
+            yield p.name, None, _error_line(exc)
+
+
+def _dask_task(path: str, segmenter: Segmenter, cfg, out_dir: str):
+    """One image on a dask worker: (file name, record or None, error line or None)."""
+    p = Path(path)
+    torch.set_num_threads(max(1, int(cfg.export.threads_per_worker)))
+    loaded = _Done(p, cfg)
+    try:
+        return p.name, _export_one(p, loaded, segmenter, cfg, Path(out_dir)), None
+    except Exception as exc:
+        return p.name, None, _error_line(exc)
+
+
+class _Done:
+    """A finished "future" of ``_timed_load`` (the load runs on the calling worker)."""
+
+    def __init__(self, path: Path, cfg):
+        try:
+            self._value, self._error = _timed_load(path, cfg), None
+        except Exception as exc:
+            self._value, self._error = None, exc
+
+    def result(self):
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _run_dask(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):
+    """Export on dask.distributed: ``export.scheduler`` (an address) or a LocalCluster of
+    ``export.workers`` processes. The fitted segmenter is sent to every worker once
+    (``scatter(broadcast=True)``); each task reads, segments and writes one image, with
+    the same atomic mask-then-record rule as the local run, so resume works unchanged.
+    Workers must see IMAGES_DIR and OUT_DIR at the same paths (a shared filesystem).
+    Yields (file name, record or None, error line or None) per image as they finish."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if cfg.export.scheduler:
+        client = Client(str(cfg.export.scheduler))
+    else:
+        n = int(cfg.export.workers) or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        shipped = client.scatter(segmenter, broadcast=True, hash=False)
+        futures = {client.submit(_dask_task, str(p), shipped, cfg, str(out_dir), pure=False): p.name for p in todo}
+        bar = tqdm(total=len(todo), desc=f"export {cfg.method} (dask)", unit="img",
+                   disable=not cfg.export.progress, file=sys.stderr)
+        for fut in as_completed(futures):
+            try:
+                yield fut.result()
+            except Exception as exc:  # a worker died: the image is reported, the run goes on
+                yield futures[fut], None, _error_line(exc)
+            bar.update()
+            fut.release()
+        bar.close()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _write_csv(path: Path, fields, rows) -> None:
@@ -234,6 +330,8 @@ def export_folder(images_dir, out_dir, cfg) -> ExportSummary:
     """Export masks for every image in ``images_dir`` into ``out_dir`` (see module docstring)."""
     images_dir, out_dir = Path(images_dir), Path(out_dir)
     images = list_images(images_dir)
+    if cfg.export.executor not in ("local", "dask"):
+        raise ValueError(f"export.executor must be local or dask, not {cfg.export.executor!r}")
     if out_dir.resolve() == images_dir.resolve():
         raise ValueError("OUT_DIR must differ from IMAGES_DIR: the input folder is never written to")
     (out_dir / PARTS_DIR).mkdir(parents=True, exist_ok=True)
@@ -261,18 +359,15 @@ def export_folder(images_dir, out_dir, cfg) -> ExportSummary:
         segmenter = build_segmenter(cfg, resolve_device(cfg.device))
         segmenter = _fit_segmenter(segmenter, [p for p in images if p not in conflicts], cfg, out_dir)
         t_start = time.perf_counter()
+        run = _run_dask if cfg.export.executor == "dask" else _run_local
         stage_totals = dict.fromkeys(STAGES, 0.0)
-        bar = tqdm(prefetched(todo), total=len(todo), desc=f"export {cfg.method}", unit="img",
-                   disable=not cfg.export.progress, file=sys.stderr)
-        for p, loaded in bar:
-            try:
-                record = _export_one(p, loaded, segmenter, cfg, out_dir)
+        for name, record, error in run(todo, segmenter, cfg, out_dir):
+            if error is None:
                 for k in STAGES:
                     stage_totals[k] += record[f"{k}_s"]
                 summary.exported += 1
-            except Exception as exc:  # one bad image never stops the run
-                msg = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-                summary.failures.append((p.name, msg))
+            else:
+                summary.failures.append((name, error))
         summary.stage_seconds = stage_totals
     summary.seconds = time.perf_counter() - t_start
     summary.failed = len(summary.failures)

@@ -34,11 +34,14 @@ def working_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
 
 
-def to_working_tensor(rgb: np.ndarray, max_side: int, device: torch.device | str = "cpu") -> torch.Tensor:
+def to_working_tensor(rgb: np.ndarray, max_side: int, device: torch.device | str = "cpu",
+                      full_shape: tuple[int, int] | None = None) -> torch.Tensor:
     """(H, W, 3) float32 RGB in [0, 1] -> (1, 3, h, w) float32 tensor at working size
-    (area-averaged downscale, which also removes aliasing)."""
+    (area-averaged downscale, which also removes aliasing). ``full_shape``: the stored
+    image's (H, W) when ``rgb`` was decoded reduced (``load_image(min_size=...)``); the
+    working size is always that of the stored image."""
     t = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None]
-    h, w = working_size(rgb.shape[0], rgb.shape[1], max_side)
+    h, w = working_size(*(full_shape or rgb.shape[:2]), max_side)
     if (h, w) != tuple(rgb.shape[:2]):
         t = F.interpolate(t, size=(h, w), mode="area")
     return t.clamp_(0, 1)

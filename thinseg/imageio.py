@@ -80,15 +80,21 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
+def load_image(path: str | os.PathLike, min_size: tuple[int, int] | None = None) -> np.ndarray:
     """Read an image file as float32 RGB in [0, 1].
 
     Args:
         path: JPEG, PNG, TIFF (8/16 bit), BMP; RGB, RGBA, greyscale or palette.
             The content decides the decoder, not the extension (a ``.jpg``
             holding PNG data is read as PNG).
+        min_size: optional (h, w). When given, the decoder may return a smaller
+            image, never below (h, w) on either side: JPEG DCT scaling (Pillow
+            ``draft``) and integer box reduction. Segmentation only needs the
+            working resolution, so an 8000x6000 image is never held at full
+            size (time and memory). TIFFs (tifffile) are always read whole.
     Returns:
-        (H, W, 3) float32 array, H x W as stored (no EXIF rotation).
+        (H, W, 3) float32 array, H x W as stored (no EXIF rotation), or smaller
+        (at least ``min_size``) when ``min_size`` is given.
     Raises:
         ImageLoadError: empty, truncated, not an image, or smaller than
             ``MIN_SIDE`` pixels on a side.
@@ -104,8 +110,9 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     if arr is None:
         try:
             with Image.open(path) as img:
-                img.load()
-                arr = _pil_to_array(img)
+                if min(img.size) < MIN_SIDE:
+                    raise ImageLoadError(f"image too small to segment: {img.size[1]}x{img.size[0]} px (minimum side {MIN_SIDE})")
+                arr = _pil_to_array(_decode(img, min_size))
         except UnidentifiedImageError as exc:
             raise ImageLoadError(f"not a recognised image format: {exc}") from None
         except (OSError, SyntaxError, ValueError) as exc:
@@ -115,6 +122,25 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     if min(h, w) < MIN_SIDE:
         raise ImageLoadError(f"image too small to segment: {h}x{w} px (minimum side {MIN_SIDE})")
     return rgb
+
+
+def _decode(img: Image.Image, min_size: tuple[int, int] | None) -> Image.Image:
+    """Decode ``img``, reduced (JPEG draft, then integer box reduce) to no less than
+    ``min_size`` (h, w) when given."""
+    if min_size is None:
+        img.load()
+        return img
+    h_req, w_req = max(1, int(min_size[0])), max(1, int(min_size[1]))
+    if img.format == "JPEG" and img.mode in ("RGB", "L"):
+        img.draft(img.mode, (w_req, h_req))  # size >= requested, by powers of two
+    img.load()
+    factor = min(img.width // w_req, img.height // h_req)
+    if factor >= 2:
+        try:
+            img = img.reduce(factor)
+        except (ValueError, NotImplementedError):  # modes reduce does not support: keep full size
+            pass
+    return img
 
 
 def _read_tiff(path: Path) -> np.ndarray | None:

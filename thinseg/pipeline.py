@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .features import lab_of, pixel_features, to_working_tensor
-from .imageio import ImageLoadError, load_image
+from .features import lab_of, pixel_features, to_working_tensor, working_size
+from .imageio import ImageLoadError, image_shape, load_image
 from .instances import ClusterDecision, clusters_to_instances
 from .light import classify_light
 from .segmenter import Segmenter, WorkingImage
@@ -30,12 +30,27 @@ class SegmentationResult:
     timing: dict = field(default_factory=dict)  # seconds per stage: features, cluster, instances, eval
 
 
-def prepare(rgb: np.ndarray, cfg, device: torch.device | str = "cpu", name: str = "") -> WorkingImage:
+def read_for_segmentation(path, cfg) -> tuple[np.ndarray, tuple[int, int]]:
+    """(rgb, (H, W)): the image decoded no larger than segmentation needs (at least the
+    working size, see ``load_image(min_size=...)``) and its stored height and width.
+    rgb: (h', w', 3) float32 in [0, 1]. Raises ImageLoadError."""
+    try:
+        full = image_shape(path)
+    except Exception as exc:
+        raise ImageLoadError(f"cannot read image header: {exc}") from None
+    rgb = load_image(path, min_size=working_size(*full, int(cfg.features.max_side)))
+    if rgb.shape[0] > full[0] or rgb.shape[1] > full[1]:
+        full = rgb.shape[:2]  # header and pixels disagree (exotic TIFF): trust the pixels
+    return rgb, full
+
+
+def prepare(rgb: np.ndarray, cfg, device: torch.device | str = "cpu", name: str = "",
+            full_shape: tuple[int, int] | None = None) -> WorkingImage:
     """(H, W, 3) float32 RGB in [0, 1] -> :class:`WorkingImage` (working-size pixels,
-    features and light type)."""
+    features and light type). ``full_shape``: stored (H, W) when ``rgb`` was decoded reduced."""
     light = cfg.light.force or classify_light(rgb, cfg.light.threshold)
     with torch.no_grad():
-        image = to_working_tensor(rgb, cfg.features.max_side, device)
+        image = to_working_tensor(rgb, cfg.features.max_side, device, full_shape)
         feats = pixel_features(image, cfg.features)
     return WorkingImage(image=image, features=feats, light=light, name=name)
 
@@ -46,28 +61,33 @@ def prepared_images(paths, cfg, device: torch.device | str = "cpu", desc: str | 
     them once, when it reaches them). ``desc`` shows a progress bar on stderr."""
     for p in tqdm(paths, desc=desc, unit="img", disable=desc is None, file=sys.stderr):
         try:
-            yield prepare(load_image(p), cfg, device, p.stem)
+            rgb, full = read_for_segmentation(p, cfg)
+            yield prepare(rgb, cfg, device, p.stem, full)
         except ImageLoadError:
             continue
 
 
-def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "") -> SegmentationResult:
+def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
+            full_shape: tuple[int, int] | None = None) -> SegmentationResult:
     """Blob instances of one image.
 
     Args:
         rgb: (H, W, 3) float32 RGB in [0, 1].
         segmenter: a fitted (or per-image) segmenter.
         cfg: the full run config.
+        full_shape: the stored image's (H, W) when ``rgb`` was decoded reduced
+            (``read_for_segmentation``); the mask has this shape. Default rgb's.
     """
+    full_shape = tuple(full_shape or rgb.shape[:2])
     t0 = time.perf_counter()
-    sample = prepare(rgb, cfg, segmenter.device, name)
+    sample = prepare(rgb, cfg, segmenter.device, name, full_shape)
     t1 = time.perf_counter()
     labels = np.asarray(segmenter.predict(sample), dtype=np.int64)
     if labels.shape != tuple(sample.features.shape[:2]):
         raise RuntimeError(f"{segmenter.name}.predict returned shape {labels.shape}, expected {tuple(sample.features.shape[:2])}")
     t2 = time.perf_counter()
     lab = lab_of(sample.features, cfg.features)
-    mask, classes, decision = clusters_to_instances(labels, lab, sample.light, cfg.instances, rgb.shape[:2])
+    mask, classes, decision = clusters_to_instances(labels, lab, sample.light, cfg.instances, full_shape)
     t3 = time.perf_counter()
     internal = {}
     if cfg.eval.internal:

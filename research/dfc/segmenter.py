@@ -66,6 +66,11 @@ class DFCSegmenter(Segmenter):
         )
         return self
 
+    def __getstate__(self):  # pickled to dask workers: no TensorBoard writer, no probe image
+        state = dict(self.__dict__)
+        state.update(writer=None, _probe=None)
+        return state
+
     def _log(self, step: int, terms: dict, net: DFCNet) -> None:
         """TensorBoard: every loss term each step; the labels of the first training
         image beside it every ``train.log_every`` steps."""
