@@ -63,6 +63,7 @@ class ExportSummary:
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     stage_seconds: dict = field(default_factory=dict)  # summed over exported images
+    finish_error: str | None = None  # set when the closing tables/zip could not be written
 
     @property
     def seconds_per_image(self) -> float:
@@ -334,9 +335,14 @@ def export_folder(images_dir, out_dir, cfg) -> ExportSummary:
         raise ValueError(f"export.executor must be local or dask, not {cfg.export.executor!r}")
     if out_dir.resolve() == images_dir.resolve():
         raise ValueError("OUT_DIR must differ from IMAGES_DIR: the input folder is never written to")
-    (out_dir / PARTS_DIR).mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out_dir)
-    remove_stale_temporaries(out_dir / PARTS_DIR)
+    try:
+        (out_dir / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out_dir)
+        remove_stale_temporaries(out_dir / PARTS_DIR)
+        write_text(out_dir / PARTS_DIR / "write-test", "")
+        (out_dir / PARTS_DIR / "write-test").unlink()
+    except OSError as exc:
+        raise OSError(f"output folder {out_dir} is not writable ({exc.strerror or exc}); nothing was exported") from None
     torch.manual_seed(int(cfg.seed))
     np.random.seed(int(cfg.seed))
     requirements = requirements_text()
@@ -374,9 +380,13 @@ def export_folder(images_dir, out_dir, cfg) -> ExportSummary:
     for name, msg in summary.failures:
         print(f"[export] FAILED {name}: {msg}", file=sys.stderr)
     ok_images = [p for p in images if p not in conflicts]
-    _write_tables(ok_images, out_dir, summary.failures)
-    if cfg.export.zip:
-        _write_zip(ok_images, out_dir, requirements)
+    try:
+        _write_tables(ok_images, out_dir, summary.failures)
+        if cfg.export.zip:
+            _write_zip(ok_images, out_dir, requirements)
+    except OSError as exc:  # e.g. the disk filled up: the masks written so far stay valid
+        summary.finish_error = (f"could not write the tables/zip ({exc.strerror or exc}); every mask written is "
+                                "complete and valid: free space and run the same command again to finish")
     return summary
 
 
@@ -405,7 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[export] masks: {out}/*_mask.npy  blobs: {out / 'blobs.csv'}  zip: {out / 'submission.zip'}")
     if summary.failed:
         print(f"[export] {summary.failed} image(s) failed, see {out / 'failures.csv'}", file=sys.stderr)
-    return 1 if summary.failed else 0
+    if summary.finish_error:
+        print(f"[export] error: {summary.finish_error}", file=sys.stderr)
+    return 1 if summary.failed or summary.finish_error else 0
 
 
 if __name__ == "__main__":

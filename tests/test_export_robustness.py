@@ -1,0 +1,162 @@
+"""Export under bad input, a read-only or full output disk, on dask, and repeated runs."""
+import builtins
+import csv
+import errno
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import thinseg.atomic as atomic
+from thinseg.config import load_config
+from thinseg.export import export_folder, main, validate_mask
+
+CORPUS = Path(__file__).resolve().parent / "data" / "bad_inputs"
+
+
+def _cfg(*extra):
+    return load_config(["export.progress=false", *extra])
+
+
+def _failures(out: Path) -> dict:
+    with open(out / "failures.csv", newline="", encoding="utf-8") as fh:
+        return {r["image"]: r["error"] for r in csv.DictReader(fh)}
+
+
+def _inputs(tmp_path, synthetic_dir, n):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for p in sorted(synthetic_dir.glob("*.png"))[:n]:
+        shutil.copy(p, folder / p.name)
+    return folder
+
+
+def test_bad_input_corpus_gives_a_mask_or_one_clear_failure_line(tmp_path, capsys):
+    expected = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
+    out = tmp_path / "out"
+    assert main([str(CORPUS), str(out), "export.progress=false"]) == 1  # some failed, the run finished
+    stdout = capsys.readouterr().out
+    n_ok = sum("mask" in e for e in expected.values())
+    assert f"images seen {len(expected)}, exported {n_ok}, skipped (already done) 0, failed {len(expected) - n_ok}" in stdout
+    failures = _failures(out)
+    assert set(failures) == {name for name, e in expected.items() if "fail" in e}
+    for name, e in expected.items():
+        mask_file = out / f"{Path(name).stem}_mask.npy"
+        if "fail" in e:
+            assert e["fail"] in failures[name] and "\n" not in failures[name]
+            if name != "twin.png":  # twin.jpg owns the stem
+                assert not mask_file.exists()
+        else:
+            mask = np.load(mask_file)
+            assert mask.dtype == np.int32 and mask.shape == tuple(e["mask"]), name
+            validate_mask(mask, tuple(e["mask"]))
+    for name in ("depth16.tif", "palette.png", "greyscale.png", "name with spaces.png", "ñandú ölçü 試料.png"):
+        assert np.load(out / f"{Path(name).stem}_mask.npy").max() >= 1, name  # blobs found, not just a shape
+    assert not list(out.glob(".tmp-*"))
+
+
+def _fake_open_factory(should_fail):
+    real_open = builtins.open
+
+    class Failing:
+        def __init__(self, fh, err):
+            self.fh, self.err = fh, err
+
+        def write(self, data):
+            self.fh.write(bytes(data)[: len(data) // 2])  # half of it lands, then the disk is full
+            raise OSError(self.err, os.strerror(self.err))
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    def fake_open(path, mode="r", *args, **kwargs):
+        err = should_fail(Path(path))
+        if err == errno.EACCES:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        fh = real_open(path, mode, *args, **kwargs)
+        return Failing(fh, err) if err else fh
+
+    return fake_open
+
+
+def test_read_only_output_folder_is_one_clear_error(tmp_path, synthetic_dir, monkeypatch, capsys):
+    src, out = _inputs(tmp_path, synthetic_dir, 1), tmp_path / "out"
+    out.mkdir()
+    # tests run as root in CI, where chmod does not stop writes: simulate EACCES on every write there
+    monkeypatch.setattr(atomic, "open", _fake_open_factory(lambda p: errno.EACCES if out in p.parents else 0),
+                        raising=False)
+    assert main([str(src), str(out), "export.progress=false"]) == 2
+    err = capsys.readouterr().err
+    assert "is not writable" in err and "Traceback" not in err
+    assert not list(out.glob("*_mask.npy"))
+
+
+def test_full_disk_fails_images_cleanly_and_a_rerun_completes(tmp_path, synthetic_dir, monkeypatch, capsys):
+    src = _inputs(tmp_path, synthetic_dir, 4)
+    ref = tmp_path / "ref"
+    export_folder(src, ref, _cfg())
+    out = tmp_path / "out"
+    writes = {"masks": 0}
+
+    def full_after_two_masks(p: Path) -> int:
+        if p.name.startswith(".tmp-") and "_mask.npy" in p.name:
+            writes["masks"] += 1
+            return errno.ENOSPC if writes["masks"] > 2 else 0
+        return errno.ENOSPC if writes["masks"] > 2 and ".parts" not in str(p) else 0
+
+    monkeypatch.setattr(atomic, "open", _fake_open_factory(full_after_two_masks), raising=False)
+    assert main([str(src), str(out), "export.progress=false"]) == 1
+    captured = capsys.readouterr()
+    assert "No space left on device" in captured.err and "Traceback" not in captured.err
+    assert "exported 2" in captured.out and "failed 2" in captured.out
+    written = sorted(out.glob("*_mask.npy"))
+    assert len(written) == 2
+    for p in written:  # never a half-written mask
+        assert np.array_equal(np.load(p), np.load(ref / p.name))
+    assert not list(out.glob(".tmp-*"))
+    monkeypatch.undo()  # space freed
+    summary = export_folder(src, out, _cfg())
+    assert (summary.skipped, summary.exported, summary.failed) == (2, 2, 0)
+    for p in ref.glob("*_mask.npy"):
+        assert np.array_equal(np.load(p), np.load(out / p.name))
+
+
+def test_same_seed_same_input_same_masks(tmp_path, synthetic_dir):
+    src = _inputs(tmp_path, synthetic_dir, 3)
+    a, b = tmp_path / "a", tmp_path / "b"
+    export_folder(src, a, _cfg("method=gmm"))
+    export_folder(src, b, _cfg("method=gmm"))
+    for p in sorted(a.glob("*_mask.npy")):
+        assert p.read_bytes() == (b / p.name).read_bytes(), p.name
+    assert (a / "blobs.csv").read_text() == (b / "blobs.csv").read_text()
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_plain_run_masks(tmp_path, synthetic_dir):
+    src = _inputs(tmp_path, synthetic_dir, 4)
+    shutil.copy(CORPUS / "zero_bytes.png", src / "zero_bytes.png")
+    plain, dask = tmp_path / "plain", tmp_path / "dask"
+    export_folder(src, plain, _cfg("kmeans.scope=dataset"))
+    summary = export_folder(src, dask, _cfg("kmeans.scope=dataset", "export.executor=dask", "export.workers=2"))
+    assert (summary.exported, summary.failed) == (4, 1)
+    assert "empty file" in _failures(dask)["zero_bytes.png"]
+    for p in sorted(plain.glob("*_mask.npy")):
+        assert np.array_equal(np.load(p), np.load(dask / p.name)), p.name
+    assert (plain / "blobs.csv").read_text() == (dask / "blobs.csv").read_text()
+    again = export_folder(src, dask, _cfg("kmeans.scope=dataset", "export.executor=dask", "export.workers=2"))
+    assert (again.skipped, again.exported) == (4, 0)  # same resume rule
+
+
+def test_unknown_executor_is_a_usage_error(tmp_path, synthetic_dir, capsys):
+    src = _inputs(tmp_path, synthetic_dir, 1)
+    assert main([str(src), str(tmp_path / "out"), "export.executor=spark"]) == 2
+    assert "export.executor must be local or dask" in capsys.readouterr().err
