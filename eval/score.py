@@ -5,7 +5,10 @@
 Reads the masks and ``images.csv`` of an export (internal scores per image) and,
 with ``--truth``, the instance masks ``TRUTH_DIR/NAME_mask.npy`` (the convention
 of the synthetic sets and of ``shared/data/labeled``) to add ARI, mean best IoU,
-recall@0.5 and precision@0.5. Writes ``OUT_DIR/scores.csv`` and
+recall@0.5, precision@0.5, merge rate, and Hungarian accuracy / mIoU. For those,
+truth classes are the blob kinds of ``TRUTH_DIR/truth.json`` (synthetic sets) or
+blob-vs-background otherwise; predicted classes are each blob's cluster
+(``blobs.csv``), background 0. Writes ``OUT_DIR/scores.csv`` and
 ``OUT_DIR/scores.json`` (per-image rows and the means).
 """
 from __future__ import annotations
@@ -23,7 +26,8 @@ import numpy as np
 from eval.metrics import truth_scores
 from thinseg.atomic import write_text
 
-METRICS = ("silhouette", "davies_bouldin", "ari", "mean_best_iou", "recall50", "precision50")
+METRICS = ("silhouette", "davies_bouldin", "ari", "mean_best_iou", "recall50", "precision50", "merge_rate",
+           "accuracy", "miou")
 
 
 def _num(v):
@@ -31,6 +35,40 @@ def _num(v):
         return float(v)
     except (TypeError, ValueError):
         return float("nan")
+
+
+def _truth_kinds(truth_dir) -> dict:
+    """{image: [class id of blob 1, 2, ...]} from a synthetic set's truth.json (kinds
+    mapped to 1..K in sorted order), or {} when there is none."""
+    path = Path(truth_dir) / "truth.json"
+    if not path.exists():
+        return {}
+    images = json.loads(path.read_text()).get("images", {})
+    names = sorted({k for v in images.values() for k in v.get("kinds", [])})
+    ids = {k: i + 1 for i, k in enumerate(names)}
+    return {img: [ids[k] for k in v.get("kinds", [])] for img, v in images.items()}
+
+
+def _blob_clusters(out_dir: Path) -> dict:
+    """{image: [cluster + 1 of blob 1, 2, ...]} from an export's blobs.csv."""
+    path = out_dir / "blobs.csv"
+    if not path.exists():
+        return {}
+    res: dict[str, list[int]] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            res.setdefault(r["image"], []).append(int(r["cluster"]) + 1)
+    return res
+
+
+def _class_map(mask: np.ndarray, classes: list[int] | None) -> np.ndarray | None:
+    """(H, W) class per pixel from an instance mask and the class of each blob id
+    (None: let truth_scores use blob vs background)."""
+    if not classes or len(classes) < int(mask.max()):
+        return None
+    lut = np.zeros(int(mask.max()) + 1, np.int64)
+    lut[1:] = classes[: int(mask.max())]
+    return lut[mask]
 
 
 def score_run(out_dir, truth_dir=None) -> dict:
@@ -43,6 +81,8 @@ def score_run(out_dir, truth_dir=None) -> dict:
     table = out_dir / "images.csv"
     if not table.exists():
         raise FileNotFoundError(f"{table} not found: is {out_dir} an export folder?")
+    kinds = _truth_kinds(truth_dir) if truth_dir is not None else {}
+    clusters = _blob_clusters(out_dir) if truth_dir is not None else {}
     rows = []
     with open(table, newline="") as fh:
         for rec in csv.DictReader(fh):
@@ -53,7 +93,9 @@ def score_run(out_dir, truth_dir=None) -> dict:
                 tpath = Path(truth_dir) / f"{rec['image']}_mask.npy"
                 if tpath.exists():
                     pred = np.load(out_dir / f"{rec['image']}_mask.npy")
-                    row.update(truth_scores(np.load(tpath), pred))
+                    true = np.load(tpath)
+                    row.update(truth_scores(true, pred, _class_map(true, kinds.get(rec["image"])),
+                                            _class_map(pred, clusters.get(rec["image"]))))
             rows.append(row)
     mean = {}
     for m in METRICS + ("seconds",):

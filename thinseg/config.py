@@ -72,11 +72,13 @@ def load_config(overrides: Sequence[str] = (), config_dir: Path | None = None) -
     return cfg
 
 
-def config_from_cli(overrides: Sequence[str]) -> DictConfig | None:
+def config_from_cli(overrides: Sequence[str], quiet: bool = False) -> DictConfig | None:
     """``load_config`` for command-line entry points: a bad override is printed on
-    stderr as ``error: ...`` and None is returned (the caller exits with status 2)."""
+    stderr as ``error: ...`` (unless ``quiet``) and None is returned (the caller exits
+    with status 2)."""
     try:
         return load_config(overrides)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if not quiet:
+            print(f"error: {exc}", file=sys.stderr)
         return None

@@ -64,6 +64,7 @@ class ExportSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)
     stage_seconds: dict = field(default_factory=dict)  # summed over exported images
     finish_error: str | None = None  # set when the closing tables/zip could not be written
+    fit_seconds: float = 0.0  # training on the folder (0 when loaded or nothing to learn)
 
     @property
     def seconds_per_image(self) -> float:
@@ -139,24 +140,25 @@ def blob_rows(name: str, mask: np.ndarray, classes: np.ndarray, light: str) -> l
     ]
 
 
-def _fit_segmenter(segmenter: Segmenter, images: list[Path], cfg, out_dir: Path) -> Segmenter:
-    """Fit a dataset-level segmenter on the images (streamed), or load its checkpoint."""
+def _fit_segmenter(segmenter: Segmenter, images: list[Path], cfg, out_dir: Path) -> tuple[Segmenter, float]:
+    """Fit a dataset-level segmenter on the images (streamed), or load its checkpoint;
+    returns (segmenter, seconds spent fitting)."""
     params = cfg[cfg.method]
     given = params.get("checkpoint")
     own = out_dir / f"model_{cfg.method}.ckpt"
     path = Path(given) if given else (own if own.exists() and not cfg.export.overwrite else None)
     if path is not None:
         print(f"[export] loading {cfg.method} checkpoint {path}", file=sys.stderr)
-        return type(segmenter).load(path, cfg, segmenter.device)
+        return type(segmenter).load(path, cfg, segmenter.device), 0.0
     if not segmenter.needs_fit:
-        return segmenter
+        return segmenter, 0.0
 
     t0 = time.perf_counter()
     segmenter.fit(prepared_images(images, cfg, segmenter.device, f"fit {cfg.method}" if cfg.export.progress else None))
     segmenter.save(own)
-    print(f"[export] fitted {cfg.method} on {len(images)} images in {time.perf_counter() - t0:.1f} s; checkpoint {own}",
-          file=sys.stderr)
-    return segmenter
+    seconds = time.perf_counter() - t0
+    print(f"[export] fitted {cfg.method} on {len(images)} images in {seconds:.1f} s; checkpoint {own}", file=sys.stderr)
+    return segmenter, seconds
 
 
 def _timed_load(path: Path, cfg) -> tuple[np.ndarray, tuple[int, int], float]:
@@ -363,7 +365,7 @@ def export_folder(images_dir, out_dir, cfg) -> ExportSummary:
     t_start = time.perf_counter()
     if todo:
         segmenter = build_segmenter(cfg, resolve_device(cfg.device))
-        segmenter = _fit_segmenter(segmenter, [p for p in images if p not in conflicts], cfg, out_dir)
+        segmenter, summary.fit_seconds = _fit_segmenter(segmenter, [p for p in images if p not in conflicts], cfg, out_dir)
         t_start = time.perf_counter()
         run = _run_dask if cfg.export.executor == "dask" else _run_local
         stage_totals = dict.fromkeys(STAGES, 0.0)
@@ -390,13 +392,35 @@ def export_folder(images_dir, out_dir, cfg) -> ExportSummary:
     return summary
 
 
+def _selected_overrides(overrides: list[str]) -> list[str]:
+    """The overrides of the model chosen by the latest evaluation (``RUN_ROOT/selection.json``,
+    written by ``experiments.ablation``), or [] for the documented default (base.yaml)."""
+    from eval.selection import SELECTION_FILE, read_selection
+
+    base = config_from_cli(overrides, quiet=True)
+    root = Path(base.run.root) if base is not None else Path("runs")
+    if not root.is_absolute() and not (root / SELECTION_FILE).exists():
+        root = Path(__file__).resolve().parent.parent / root  # relative to the checkout, wherever we run from
+    sel = read_selection(root)
+    if sel is None:
+        print(f"[export] no method= given and no {root / SELECTION_FILE}: using the default "
+              f"method {base.method if base is not None else 'kmeans'}", file=sys.stderr)
+        return []
+    print(f"[export] no method= given: using the chosen model {sel['run']} ({' '.join(sel['overrides'])}) "
+          f"from {root / SELECTION_FILE}: {sel.get('why', '')}", file=sys.stderr)
+    return [o for o in sel["overrides"] if o.split("=", 1)[0].strip() not in ("export.overwrite",)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="export_masks", description=__doc__.split("\n\n")[0])
     parser.add_argument("images_dir")
     parser.add_argument("out_dir")
     parser.add_argument("overrides", nargs="*", help="config overrides key=value (e.g. method=gmm gmm.k=5)")
     args = parser.parse_args(argv)
-    cfg = config_from_cli(args.overrides)
+    overrides = list(args.overrides)
+    if not any(o.split("=", 1)[0].strip() == "method" for o in overrides):
+        overrides = _selected_overrides(overrides) + overrides
+    cfg = config_from_cli(overrides)
     if cfg is None:
         return 2
     if not Path(args.images_dir).is_dir():

@@ -32,10 +32,7 @@ def save_overview(rows: list[tuple[str, np.ndarray, np.ndarray]], path, max_side
 
     Images are downscaled to ``max_side`` for the picture. Returns the PNG path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend (e.g. a notebook's) is left alone
 
     from .features import working_size
     from .instances import resize_nearest
@@ -43,7 +40,8 @@ def save_overview(rows: list[tuple[str, np.ndarray, np.ndarray]], path, max_side
     n = len(rows)
     cols = max(1, min(cols, n))
     nrows = max(1, -(-n // cols))
-    fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.3 * nrows), squeeze=False)
+    fig = Figure(figsize=(4 * cols, 3.3 * nrows))
+    axes = fig.subplots(nrows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, (title, rgb, mask) in zip(axes.flat, rows):
@@ -55,6 +53,5 @@ def save_overview(rows: list[tuple[str, np.ndarray, np.ndarray]], path, max_side
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 

@@ -15,6 +15,7 @@ file under ``experiments/configs/methods/``.
 from __future__ import annotations
 
 import importlib
+import random
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -37,6 +38,24 @@ class WorkingImage:
     features: torch.Tensor
     light: str
     name: str = ""
+
+
+def reservoir_images(samples: Iterable[WorkingImage], cap: int, seed: int) -> list[torch.Tensor]:
+    """At most ``cap`` working images of a stream, drawn reservoir-style with ``seed``
+    (a uniform sample of a folder of any size, one pass, bounded memory).
+
+    Returns a list of (3, h, w) uint8 CPU tensors."""
+    rng = random.Random(int(seed))
+    keep: list[torch.Tensor] = []
+    for i, s in enumerate(samples):
+        im = (s.image[0].detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+        if len(keep) < cap:
+            keep.append(im)
+        else:
+            j = rng.randrange(i + 1)
+            if j < cap:
+                keep[j] = im
+    return keep
 
 
 class Segmenter:

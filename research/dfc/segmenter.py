@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Iterable
 
@@ -21,7 +20,7 @@ from omegaconf import OmegaConf
 
 from thinseg.features import working_size
 from thinseg.instances import resize_nearest
-from thinseg.segmenter import Segmenter, WorkingImage, register
+from thinseg.segmenter import Segmenter, WorkingImage, register, reservoir_images
 
 from .model import DFCNet
 from .train import network_input, optimise_single, train_dataset
@@ -46,17 +45,7 @@ class DFCSegmenter(Segmenter):
         reservoir-style with the seed) images; per_image mode: no-op."""
         if self.params.mode != "dataset":
             return self
-        rng = random.Random(int(self.cfg.seed))
-        keep: list[torch.Tensor] = []
-        cap = int(self.params.train.max_images)
-        for i, s in enumerate(samples):
-            im = (s.image[0].detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
-            if len(keep) < cap:
-                keep.append(im)
-            else:
-                j = rng.randrange(i + 1)
-                if j < cap:
-                    keep[j] = im
+        keep = reservoir_images(samples, int(self.params.train.max_images), int(self.cfg.seed))
         if not keep:
             raise ValueError("dfc fit needs at least one image")
         self._probe = keep[0]

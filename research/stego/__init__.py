@@ -1,0 +1,1 @@
+"""STEGO-style feature-correlation distillation (Hamilton et al., ICLR 2022)."""

@@ -1,0 +1,46 @@
+import csv
+import json
+
+from experiments.ablation import cell_name, expand_cells, run_ablation
+
+
+def test_cells_expand_the_grid():
+    spec = {"cells": [{"overrides": ["method=kmeans"], "grid": {"kmeans.k": [3, 5], "features.max_side": [256, 512]}},
+                      {"overrides": ["method=gmm", "gmm.k=4"]}]}
+    cells = expand_cells(spec)
+    assert len(cells) == 5
+    assert cells[0] == ["method=kmeans", "kmeans.k=3", "features.max_side=256"]
+    assert cell_name(cells[0]) == "kmeans_k=3_max_side=256"
+    assert cells[-1] == ["method=gmm", "gmm.k=4"]
+
+
+def test_ablation_tables_choice_and_resume(tmp_path, synthetic_dir):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("common: []\ncells:\n  - overrides: [method=kmeans]\n    grid:\n      kmeans.k: [2, 5]\n"
+                    "  - overrides: [method=gmm, gmm.k=5]\n")
+    out = tmp_path / "abl"
+    root = tmp_path / "runs"
+    summary = run_ablation(spec, out, [f"data.dir={synthetic_dir}", f"run.root={root}"])
+    assert set(summary["cells"]) == {"kmeans_k=2", "kmeans_k=5", "gmm_k=5"}
+    for name, cell in summary["cells"].items():
+        assert 0 <= cell["mean_best_iou"] <= 1 and cell["export_seconds_per_image"] > 0, name
+        assert -1 <= cell["agreement"] <= 1
+    mat = summary["agreement"]["matrix"]
+    assert mat[0][0] == 1.0 and mat[0][1] == mat[1][0]
+    chosen = summary["chosen"]
+    assert chosen in summary["cells"]
+    table = (out / "ablation.md").read_text()
+    assert f"**{chosen}**" in table and "Rule check" in table and "Cross-method agreement" in table
+    with open(out / "ablation.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 3 and sum(r["chosen"] == "True" for r in rows) == 1
+    sel = json.loads((root / "selection.json").read_text())
+    assert sel["run"] == chosen and sel["overrides"][0].startswith("method=")
+    assert not any(o.startswith(("data.", "run.")) for o in sel["overrides"])
+    # TensorBoard events of every cell under one root
+    assert all(list((out / n / "tb").glob("events.*")) for n in summary["cells"])
+    # rerun: every cell is skipped (the run folders are not touched)
+    stamp = (out / "gmm_k=5" / "scores.json").stat().st_mtime_ns
+    again = run_ablation(spec, out, [f"data.dir={synthetic_dir}", f"run.root={root}"])
+    assert (out / "gmm_k=5" / "scores.json").stat().st_mtime_ns == stamp
+    assert again["chosen"] == chosen
