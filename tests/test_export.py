@@ -92,7 +92,7 @@ def test_bad_inputs_are_reported_and_others_exported(tmp_path, synthetic_dir, ca
     Image.fromarray(rng.integers(0, 255, (12, 1500, 3), dtype=np.uint8)).save(src / "elongated strip.png")
     Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(src / "smallest.png")
     out = tmp_path / "out"
-    code = main([str(src), str(out), "export.progress=false"])
+    code = main([str(src), str(out), "method=kmeans", "export.progress=false"])
     assert code == 1
     with open(out / "failures.csv", newline="") as fh:
         failures = {r["image"]: r["error"] for r in csv.DictReader(fh)}
@@ -128,7 +128,7 @@ def test_killed_run_leaves_no_half_files_and_resumes_identically(tmp_path, synth
     export_folder(src, ref, _cfg())
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "thinseg.export", str(src), str(out), "export.progress=false"],
+    proc = subprocess.Popen([sys.executable, "-m", "thinseg.export", str(src), str(out), "method=kmeans", "export.progress=false"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / ".parts").glob("*.json"))) < 2:  # two images done

@@ -37,7 +37,7 @@ def _inputs(tmp_path, synthetic_dir, n):
 def test_bad_input_corpus_gives_a_mask_or_one_clear_failure_line(tmp_path, capsys):
     expected = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
     out = tmp_path / "out"
-    assert main([str(CORPUS), str(out), "export.progress=false"]) == 1  # some failed, the run finished
+    assert main([str(CORPUS), str(out), "method=kmeans", "export.progress=false"]) == 1  # some failed, the run finished
     stdout = capsys.readouterr().out
     n_ok = sum("mask" in e for e in expected.values())
     assert f"images seen {len(expected)}, exported {n_ok}, skipped (already done) 0, failed {len(expected) - n_ok}" in stdout
@@ -94,7 +94,7 @@ def test_read_only_output_folder_is_one_clear_error(tmp_path, synthetic_dir, mon
     # tests run as root in CI, where chmod does not stop writes: simulate EACCES on every write there
     monkeypatch.setattr(atomic, "open", _fake_open_factory(lambda p: errno.EACCES if out in p.parents else 0),
                         raising=False)
-    assert main([str(src), str(out), "export.progress=false"]) == 2
+    assert main([str(src), str(out), "method=kmeans", "export.progress=false"]) == 2
     err = capsys.readouterr().err
     assert "is not writable" in err and "Traceback" not in err
     assert not list(out.glob("*_mask.npy"))
@@ -114,7 +114,7 @@ def test_full_disk_fails_images_cleanly_and_a_rerun_completes(tmp_path, syntheti
         return errno.ENOSPC if writes["masks"] > 2 and ".parts" not in str(p) else 0
 
     monkeypatch.setattr(atomic, "open", _fake_open_factory(full_after_two_masks), raising=False)
-    assert main([str(src), str(out), "export.progress=false"]) == 1
+    assert main([str(src), str(out), "method=kmeans", "export.progress=false"]) == 1
     captured = capsys.readouterr()
     assert "No space left on device" in captured.err and "Traceback" not in captured.err
     assert "exported 2" in captured.out and "failed 2" in captured.out
@@ -158,5 +158,5 @@ def test_dask_local_cluster_gives_the_plain_run_masks(tmp_path, synthetic_dir):
 
 def test_unknown_executor_is_a_usage_error(tmp_path, synthetic_dir, capsys):
     src = _inputs(tmp_path, synthetic_dir, 1)
-    assert main([str(src), str(tmp_path / "out"), "export.executor=spark"]) == 2
+    assert main([str(src), str(tmp_path / "out"), "method=kmeans", "export.executor=spark"]) == 2
     assert "export.executor must be local or dask" in capsys.readouterr().err

@@ -140,18 +140,37 @@ class SmallCNN(Backbone):
 
 
 class DFCBackbone(Backbone):
-    """The 3x3 blocks of a trained DFC network on the shared features (stride 1)."""
+    """The 3x3 blocks of a trained DFC network on the shared features, average-pooled
+    to stride 4 (full-resolution 100-d maps would make caching and the head 16x dearer)."""
 
-    def __init__(self, net, features_cfg, in_rgb: bool):
+    def __init__(self, net, features_cfg, in_rgb: bool, stride: int = 4):
         super().__init__()
         self.blocks = net.body[:-2]  # drop the 1x1 classifier and its BatchNorm
         self.features_cfg, self.in_rgb = features_cfg, in_rgb
-        self.stride = 1
+        self.stride = stride
         self.dim = net.body[-2].in_channels
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         x = rgb if self.in_rgb else feature_maps(rgb, self.features_cfg)
-        return self.blocks(x)
+        return F.avg_pool2d(self.blocks(x), self.stride, ceil_mode=True)
+
+
+class WithSharedFeatures(Backbone):
+    """A backbone's features, L2-normalised per pixel, concatenated with the shared
+    colour/texture features (``thinseg.features``, average-pooled to the backbone's
+    stride, normalised, times ``weight``): (B, D + 8, h, w). It puts the colour that
+    tells a fluorescent or opaque blob from its matrix into STEGO's feature correlations."""
+
+    def __init__(self, inner: Backbone, features_cfg, weight: float):
+        super().__init__()
+        self.inner, self.features_cfg, self.weight = inner, features_cfg, float(weight)
+        self.stride, self.dim = inner.stride, inner.dim + len(FEATURE_NAMES)
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        deep = F.normalize(self.inner(rgb), dim=1)
+        shared = feature_maps(rgb, self.features_cfg)
+        shared = F.adaptive_avg_pool2d(shared, deep.shape[2:])
+        return torch.cat([deep, self.weight * F.normalize(shared, dim=1)], dim=1)
 
 
 def build_backbone(name: str, params, cfg) -> Backbone:

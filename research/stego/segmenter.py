@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 
 from thinseg.segmenter import Segmenter, WorkingImage, register, reservoir_images
 
-from .backbones import VIT_ARCHS, ViTBackbone, build_backbone
+from .backbones import VIT_ARCHS, ViTBackbone, WithSharedFeatures, build_backbone
 from .head import SegmentationHead
 from .ssl import pretrain_ssl
 from .train import cache_features, codes_of, fit_probe, five_crops, knn_table, train_head
@@ -74,6 +74,8 @@ class StegoSegmenter(Segmenter):
                 self.timing["dfc_s"] = time.perf_counter() - t0
             bb = build_backbone("dfc", p, self.cfg)
             bb.blocks.load_state_dict(dfc.net.body[:-2].state_dict())
+        if float(p.shared_features) > 0:
+            bb = WithSharedFeatures(bb, self.cfg.features, float(p.shared_features))
         for q in bb.parameters():
             q.requires_grad_(False)
         return bb.to(self.device).eval()
@@ -130,13 +132,15 @@ class StegoSegmenter(Segmenter):
         if state.get("method") != "stego":
             raise ValueError(f"{path} is not a stego checkpoint")
         cfg = cfg.copy()
-        for key in ("backbone", "code_dim"):  # architecture from the checkpoint
+        for key in ("backbone", "code_dim", "shared_features"):  # architecture from the checkpoint
             OmegaConf.update(cfg, f"stego.{key}", state["params"][key])
         seg = cls(cfg, device)
         p = seg.params
         name = state["backbone"]
         # the backbone's weights travel in the checkpoint: no weights file is needed to export
         bb = ViTBackbone(name) if name in VIT_ARCHS else build_backbone(name, p, cfg)
+        if float(p.shared_features) > 0:
+            bb = WithSharedFeatures(bb, cfg.features, float(p.shared_features))
         bb.load_state_dict(state["backbone_state"])
         seg.backbone = bb.to(seg.device).eval()
         in_dim, code_dim = state["head_dims"]

@@ -64,7 +64,7 @@ def pretrain_ssl(backbone: nn.Module, images: list[torch.Tensor], params, seed: 
         opt.zero_grad()
         loss.backward()
         opt.step()
-        history.append(float(loss))
+        history.append(float(loss.detach()))
         bar.set_postfix(loss=f"{history[-1]:.3f}")
         if log is not None:
             log(step, {"loss": history[-1]})
