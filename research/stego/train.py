@@ -102,7 +102,7 @@ def train_head(feats: torch.Tensor, knn: np.ndarray, params, seed: int, device, 
         opt.zero_grad()
         loss.backward()
         opt.step()
-        rec = {"loss": float(loss), **{k: float(v) for k, v in terms.items()}}
+        rec = {"loss": float(loss.detach()), **{k: float(v.detach()) for k, v in terms.items()}}
         history.append(rec)
         bar.set_postfix(loss=f"{rec['loss']:.4f}")
         if log is not None:
