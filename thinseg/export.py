@@ -184,10 +184,10 @@ def prefetched(paths: list[Path], cfg, depth: int = PREFETCH):
             yield p, fut
 
 
-def _export_one(path: Path, loaded, segmenter: Segmenter, cfg, out_dir: Path) -> dict:
+def _export_one(path: Path, loaded: tuple, segmenter: Segmenter, cfg, out_dir: Path) -> dict:
     """Segment one loaded image, validate and write its record and mask; returns the record.
-    ``loaded``: a future of ``_timed_load``'s result (its exception is the load error)."""
-    rgb, full, read_s = loaded.result()
+    ``loaded``: ``_timed_load``'s result (rgb, full shape, read seconds)."""
+    rgb, full, read_s = loaded
     t0 = time.perf_counter()
     result = segment(rgb, segmenter, cfg, path.stem, full)
     validate_mask(result.mask, full)
@@ -218,7 +218,7 @@ def _run_local(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):
                disable=not cfg.export.progress, file=sys.stderr)
     for p, loaded in bar:
         try:
-            yield p.name, _export_one(p, loaded, segmenter, cfg, out_dir), None
+            yield p.name, _export_one(p, loaded.result(), segmenter, cfg, out_dir), None
         except Exception as exc:  # one bad image never stops the run
             yield p.name, None, _error_line(exc)
 
@@ -227,26 +227,10 @@ def _dask_task(path: str, segmenter: Segmenter, cfg, out_dir: str):
     """One image on a dask worker: (file name, record or None, error line or None)."""
     p = Path(path)
     torch.set_num_threads(max(1, int(cfg.export.threads_per_worker)))
-    loaded = _Done(p, cfg)
     try:
-        return p.name, _export_one(p, loaded, segmenter, cfg, Path(out_dir)), None
+        return p.name, _export_one(p, _timed_load(p, cfg), segmenter, cfg, Path(out_dir)), None
     except Exception as exc:
         return p.name, None, _error_line(exc)
-
-
-class _Done:
-    """A finished "future" of ``_timed_load`` (the load runs on the calling worker)."""
-
-    def __init__(self, path: Path, cfg):
-        try:
-            self._value, self._error = _timed_load(path, cfg), None
-        except Exception as exc:
-            self._value, self._error = None, exc
-
-    def result(self):
-        if self._error is not None:
-            raise self._error
-        return self._value
 
 
 def _run_dask(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):

@@ -72,7 +72,6 @@ class StegoSegmenter(Segmenter):
                 dfc = DFCSegmenter(dfc_cfg, self.device)
                 dfc.fit(WorkingImage(image=im[None].float() / 255.0, features=None, light="") for im in images)
                 self.timing["dfc_s"] = time.perf_counter() - t0
-            bb = build_backbone("dfc", p, self.cfg)
             bb.blocks.load_state_dict(dfc.net.body[:-2].state_dict())
         if float(p.shared_features) > 0:
             bb = WithSharedFeatures(bb, self.cfg.features, float(p.shared_features))
