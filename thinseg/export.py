@@ -42,7 +42,7 @@ from .atomic import atomic_open, remove_stale_temporaries, save_npy, write_text
 from .config import config_from_cli
 from .device import resolve_device
 from .environment import requirements_text
-from .imageio import image_shape, list_images
+from .imageio import image_shape, scan_folder
 from .pipeline import prepared_images, read_for_segmentation, segment
 from .segmenter import Segmenter, build_segmenter
 
@@ -65,6 +65,7 @@ class ExportSummary:
     stage_seconds: dict = field(default_factory=dict)  # summed over exported images
     finish_error: str | None = None  # set when the closing tables/zip could not be written
     fit_seconds: float = 0.0  # training on the folder (0 when loaded or nothing to learn)
+    not_images: list[tuple[str, str]] = field(default_factory=list)  # folder entries not exported: (name, reason)
 
     @property
     def seconds_per_image(self) -> float:
@@ -72,7 +73,8 @@ class ExportSummary:
 
     def line(self) -> str:
         return (f"images seen {self.seen}, exported {self.exported}, skipped (already done) {self.skipped}, "
-                f"failed {self.failed}; {self.seconds_per_image:.3f} s per exported image")
+                f"failed {self.failed}; {self.seconds_per_image:.3f} s per exported image"
+                f"{_not_images_note(self.not_images)}")
 
 
 def mask_path(out_dir: Path, image: Path) -> Path:
@@ -202,9 +204,52 @@ def _export_one(path: Path, loaded: tuple, segmenter: Segmenter, cfg, out_dir: P
     save_npy(mask_path(out_dir, path), result.mask.astype(np.int32))
     done = time.perf_counter()
     record.update(write_s=round(done - t_write, 4), seconds=round(read_s + done - t0, 4))
+    if cfg.export.get("report", False):
+        record["report_s"] = _report_assets(out_dir, path, rgb, result)
     # the record last: an image is done (see is_done) when both files exist and are valid
     write_text(out_dir / PARTS_DIR / f"{path.stem}.json", json.dumps(record))
     return record
+
+
+def _not_images_note(entries: list) -> str:
+    return f"; {len(entries)} other folder entries skipped (not images, see skipped.csv)" if entries else ""
+
+
+def _report_assets(out_dir: Path, path: Path, rgb: np.ndarray, result) -> float | None:
+    """The review report's pictures of one image, from the data in memory (eval.report,
+    imported here so that the core does not import eval at module level). A failure
+    here never fails the image: a warning, and the report shows it without pictures."""
+    try:
+        from eval.report import write_assets
+
+        region = getattr(result, "region", None)  # the scene model's mount region map, when there is one
+        return write_assets(out_dir, path.stem, rgb, result.mask, result.classes, region)
+    except Exception as exc:
+        print(f"[export] warning: no report pictures for {path.name}: {_error_line(exc)}", file=sys.stderr)
+        return None
+
+
+def _write_skipped(out_dir: Path, entries: list[tuple[str, str]]) -> None:
+    """skipped.csv: every entry of IMAGES_DIR that is not an image to export, with the reason."""
+    _write_csv(out_dir / "skipped.csv", ("entry", "reason"), [{"entry": n, "reason": r} for n, r in entries])
+
+
+def _write_report(out_dir: Path, images_dir: Path, summary: "ExportSummary", cfg, selection: dict | None) -> None:
+    """OUT_DIR/report/index.html (eval.report, imported lazily). Never fails the export."""
+    if not cfg.export.get("report", False):
+        return
+    try:
+        from eval.report import build_report
+
+        t0 = time.perf_counter()
+        index = build_report(out_dir, images_dir, {
+            "images_dir": str(images_dir.resolve()), "seconds": round(summary.seconds, 3),
+            "fit_seconds": round(summary.fit_seconds, 3), "seen": summary.seen, "exported": summary.exported,
+            "resumed": summary.skipped, "failed": summary.failed, "skipped_entries": len(summary.not_images),
+            "selection": selection, "method_source": "runs/selection.json" if selection else "config / command line"})
+        print(f"[export] report: {index} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    except Exception as exc:
+        print(f"[export] warning: the report could not be written: {_error_line(exc)}", file=sys.stderr)
 
 
 def _error_line(exc: BaseException) -> str:
@@ -313,10 +358,11 @@ def _stem_conflicts(images: list[Path]) -> dict[Path, str]:
     return bad
 
 
-def export_folder(images_dir, out_dir, cfg) -> ExportSummary:
-    """Export masks for every image in ``images_dir`` into ``out_dir`` (see module docstring)."""
+def export_folder(images_dir, out_dir, cfg, selection: dict | None = None) -> ExportSummary:
+    """Export masks for every image in ``images_dir`` into ``out_dir`` (see module docstring).
+    ``selection``: the ablation's choice used for the method (shown in the report)."""
     images_dir, out_dir = Path(images_dir), Path(out_dir)
-    images = list_images(images_dir)
+    images, not_images = scan_folder(images_dir)
     if cfg.export.executor not in ("local", "dask"):
         raise ValueError(f"export.executor must be local or dask, not {cfg.export.executor!r}")
     if out_dir.resolve() == images_dir.resolve():
@@ -335,7 +381,7 @@ def export_folder(images_dir, out_dir, cfg) -> ExportSummary:
     write_text(out_dir / "requirements.txt", requirements)
     write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
 
-    summary = ExportSummary(seen=len(images))
+    summary = ExportSummary(seen=len(images), not_images=not_images)
     conflicts = _stem_conflicts(images)
     todo = []
     for p in images:
@@ -368,17 +414,20 @@ def export_folder(images_dir, out_dir, cfg) -> ExportSummary:
     ok_images = [p for p in images if p not in conflicts]
     try:
         _write_tables(ok_images, out_dir, summary.failures)
+        _write_skipped(out_dir, not_images)
         if cfg.export.zip:
             _write_zip(ok_images, out_dir, requirements)
     except OSError as exc:  # e.g. the disk filled up: the masks written so far stay valid
         summary.finish_error = (f"could not write the tables/zip ({exc.strerror or exc}); every mask written is "
                                 "complete and valid: free space and run the same command again to finish")
+    _write_report(out_dir, images_dir, summary, cfg, selection)
     return summary
 
 
-def _selected_overrides(overrides: list[str]) -> list[str]:
+def _selected_overrides(overrides: list[str], found: dict | None = None) -> list[str]:
     """The overrides of the model chosen by the latest evaluation (``RUN_ROOT/selection.json``,
-    written by ``experiments.ablation``), or [] for the documented default (base.yaml)."""
+    written by ``experiments.ablation``), or [] for the documented default (base.yaml).
+    ``found``: a dict that receives the selection (for the report)."""
     from eval.selection import SELECTION_FILE, read_selection
 
     base = config_from_cli(overrides, quiet=True)
@@ -392,6 +441,8 @@ def _selected_overrides(overrides: list[str]) -> list[str]:
         return []
     print(f"[export] no method= given: using the chosen model {sel['run']} ({' '.join(sel['overrides'])}) "
           f"from {root / SELECTION_FILE}: {sel.get('why', '')}", file=sys.stderr)
+    if found is not None:
+        found.update(sel, file=str(root / SELECTION_FILE))
     return [o for o in sel["overrides"] if o.split("=", 1)[0].strip() not in ("export.overwrite",)]
 
 
@@ -402,8 +453,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="config overrides key=value (e.g. method=gmm gmm.k=5)")
     args = parser.parse_args(argv)
     overrides = list(args.overrides)
+    chosen: dict = {}
     if not any(o.split("=", 1)[0].strip() == "method" for o in overrides):
-        overrides = _selected_overrides(overrides) + overrides
+        overrides = _selected_overrides(overrides, chosen) + overrides
     cfg = config_from_cli(overrides)
     if cfg is None:
         return 2
@@ -411,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: image folder not found: {args.images_dir}", file=sys.stderr)
         return 2
     try:
-        summary = export_folder(args.images_dir, args.out_dir, cfg)
+        summary = export_folder(args.images_dir, args.out_dir, cfg, selection=chosen or None)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+# Formats read (Pillow decodes all but TIFF, which tifffile reads first for exact 16-bit
+# colour). GIF / animated WebP / APNG: the first frame; multi-page TIFF: the first page.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".tif", ".tiff", ".bmp", ".dib",
+                    ".webp", ".gif", ".jp2", ".j2k", ".jpx", ".avif", ".pbm", ".pgm", ".ppm", ".pnm", ".tga", ".qoi")
+# Image formats met in microscopy that are not read (listed in skipped.csv with this reason).
+UNSUPPORTED_EXTENSIONS = (".heic", ".heif", ".jxl", ".svg", ".psd", ".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf",
+                          ".rw2", ".raf", ".raw", ".czi", ".nd2", ".lif", ".vsi", ".ndpi", ".svs", ".mrxs", ".ims", ".oib")
 MIN_SIDE = 8  # smaller images cannot be segmented meaningfully
 
 # Large mosaics (8000 x 6000 and up) are legitimate microscope images.
@@ -25,15 +31,40 @@ class ImageLoadError(ValueError):
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """Sorted image files (by extension, case-insensitive) directly inside ``folder``.
 
-    Hidden files and mask files (``*_mask.npy``) are ignored.
+    Hidden files, mask files (``*_mask.npy``) and broken links are ignored (the export
+    accounts for them: see ``scan_folder``).
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder not found: {folder}")
-    return sorted(
-        p for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
+    return [p for p in scan_folder(folder)[0] if p.is_file()]
+
+
+def scan_folder(folder: str | os.PathLike) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Account for every entry of ``folder``: (images to export, sorted; skipped entries as
+    (name, reason), sorted). Images include entries with an image extension that cannot
+    be read (a symbolic link whose target is missing, a FIFO, ...): the export reports
+    each as a failure. Skipped: hidden entries, folders, files without an image
+    extension, image formats that are not read (``UNSUPPORTED_EXTENSIONS``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder not found: {folder}")
+    images, skipped = [], []
+    for p in folder.iterdir():
+        suffix = p.suffix.lower()
+        if p.name.startswith("."):
+            skipped.append((p.name, "hidden entry"))
+        elif p.is_dir():
+            skipped.append((p.name, "a folder (sub-folders are not searched)"))
+        elif suffix in IMAGE_EXTENSIONS:
+            images.append(p)
+        elif suffix in UNSUPPORTED_EXTENSIONS:
+            skipped.append((p.name, f"unsupported image format ({suffix}); read: {' '.join(IMAGE_EXTENSIONS)}"))
+        elif p.name.endswith("_mask.npy"):
+            skipped.append((p.name, "a mask file, not an image"))
+        else:
+            skipped.append((p.name, f"not an image extension ({suffix or 'none'})"))
+    return sorted(images), sorted(skipped)
 
 
 def _to_float_rgb(arr: np.ndarray) -> np.ndarray:
@@ -84,7 +115,9 @@ def load_image(path: str | os.PathLike, min_size: tuple[int, int] | None = None)
     """Read an image file as float32 RGB in [0, 1].
 
     Args:
-        path: JPEG, PNG, TIFF (8/16 bit), BMP; RGB, RGBA, greyscale or palette.
+        path: any of ``IMAGE_EXTENSIONS``: JPEG (also CMYK), PNG (8/16 bit), TIFF
+            (8/16 bit; the first page), BMP, WebP, GIF (the first frame), JPEG 2000,
+            AVIF, PNM, TGA, QOI; RGB, RGBA, greyscale or palette.
             The content decides the decoder, not the extension (a ``.jpg``
             holding PNG data is read as PNG).
         min_size: optional (h, w). When given, the decoder may return a smaller
@@ -101,7 +134,7 @@ def load_image(path: str | os.PathLike, min_size: tuple[int, int] | None = None)
     """
     path = Path(path)
     if not path.is_file():
-        raise ImageLoadError(f"not a file: {path}")
+        raise ImageLoadError(_not_a_file(path))
     if path.stat().st_size == 0:
         raise ImageLoadError("empty file (0 bytes)")
     arr = None
@@ -148,7 +181,7 @@ def _read_tiff(path: Path) -> np.ndarray | None:
     import tifffile
 
     try:
-        arr = tifffile.imread(path)
+        arr = tifffile.imread(path, key=0)  # the first page of a multi-page TIFF
     except Exception:  # tifffile raises many types; Pillow gets a go and reports
         return None
     while arr.ndim > 3:  # pages / samples: keep the first plane
@@ -158,9 +191,19 @@ def _read_tiff(path: Path) -> np.ndarray | None:
     return arr
 
 
+def _not_a_file(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        return f"broken symbolic link: its target {os.readlink(path)} does not exist"
+    if path.exists():
+        return f"not a regular file (a folder, FIFO or device): {path.name}"
+    return f"file not found: {path}"
+
+
 def image_shape(path: str | os.PathLike) -> tuple[int, int]:
     """(H, W) of an image from its header only (cheap; used to validate masks on resume)."""
     path = Path(path)
+    if not path.is_file():  # never open a FIFO (it would block)
+        raise ImageLoadError(_not_a_file(path))
     try:
         with Image.open(path) as img:
             w, h = img.size
