@@ -195,15 +195,15 @@ def _blob_colour(
         # along the body, with a few brighter specular streaks.
         m = np.asarray(matrix_rgb if matrix_rgb is not None else (matrix_level,) * 3, np.float64)
         luma = np.array([0.299, 0.587, 0.114])
-        tint = np.array([0.93, 0.99, 1.13]) * np.array([1, 1, rng.uniform(0.97, 1.06)])
+        tint = np.array([0.95, 0.99, rng.uniform(1.04, 1.12)])
         rgb = tint / float(tint @ luma) * float(m @ luma) * rng.uniform(0.96, 1.04)
         yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
         v = -xx * np.sin(theta) + yy * np.cos(theta)
-        period = rng.uniform(3.0, 7.0)
+        period = rng.uniform(5.0, 12.0)
         streak = np.sin(2 * np.pi * v / period + 1.5 * tex[..., 0] + rng.uniform(0, 2 * np.pi))
-        shade = 1 + 0.07 * streak + 0.03 * tex[..., 0]
-        shine = (streak > 0.92) & (rng.uniform(size=shape) < 0.35)
-        shade = np.where(shine, 1.25, shade)
+        shade = 1 + 0.09 * streak + 0.04 * tex[..., 0]
+        shine = (streak > 0.9) & (rng.uniform(size=shape) < 0.5)
+        shade = np.where(shine, 1.35, shade)
         return np.clip(rgb[None, None, :] * shade[..., None], 0, 1).astype(np.float32)
     raise ValueError(f"unknown blob kind {kind!r}")
 
@@ -286,8 +286,10 @@ def _packed_grains(
     for k, v in enumerate(rows):
         us = np.arange(lo[0] + (spacing / 2 if k % 2 else 0), hi[0], spacing)
         pts.append(np.stack([us, np.full_like(us, v)], 1))
-    seeds = np.concatenate(pts) + rng.uniform(-0.28, 0.28, (sum(len(p) for p in pts), 2)) * spacing
-    radius_f = rng.uniform(0.75, 1.15, len(seeds)).astype(np.float32)
+    seeds = np.concatenate(pts)
+    seeds = seeds + rng.uniform(-0.4, 0.4, seeds.shape) * spacing
+    seeds = seeds[rng.uniform(size=len(seeds)) > 0.12]  # missing seeds: bigger, odd grains
+    radius_f = rng.uniform(0.65, 1.2, len(seeds)).astype(np.float32)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     dist, idx = cKDTree(seeds).query(frame(yy, xx).reshape(-1, 2), k=2)
     d1 = (dist[:, 0] / radius_f[idx[:, 0]]).reshape(shape).astype(np.float32)
@@ -311,7 +313,7 @@ def _packed_colours(rng: np.random.Generator, labels: np.ndarray, img: np.ndarra
     """Paint the grains of ``labels`` into ``img`` (in place): dark grey, slightly bluish,
     each grain its own level, with soft internal shading."""
     n = int(labels.max())
-    level = rng.uniform(0.07, 0.27, n + 1).astype(np.float32)
+    level = rng.uniform(0.06, 0.22, n + 1).astype(np.float32)
     blue = rng.uniform(1.0, 1.12, n + 1).astype(np.float32)
     shade = 1 + 0.18 * _smooth_noise(rng, labels.shape, 3.0) + 0.12 * _smooth_noise(rng, labels.shape, 12.0)
     g = labels > 0
@@ -505,7 +507,7 @@ def make_scene(
             if "shiny_grey" in kinds_pool:  # draw the kind first: its footprint differs
                 kind = str(rng.choice(kinds_pool))
             if kind == "shiny_grey":
-                foot, theta = _streak_shape(rng, radius * 1.6)
+                foot, theta = _streak_shape(rng, radius * 2.5)
             else:
                 foot = _blob_shape(rng, radius)
             half = foot.shape[0] // 2
@@ -621,7 +623,7 @@ def scene_recipe(light: str, index: int, seed: int) -> dict:
     recipes = _UV_RECIPES if light == UV else _PLAIN_RECIPES
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, index, 7])
     recipe = dict(recipes[index % len(recipes)])
-    recipe["specks"] = round(float(rng.uniform(3.0, 12.0)), 2)
+    recipe["specks"] = round(float(rng.uniform(6.0, 18.0)), 2)
     recipe["texture"] = round(float(rng.uniform(0.02, 0.07)), 3)
     return recipe
 
