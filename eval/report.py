@@ -60,6 +60,7 @@ MOUNT_ALPHA = 0.35
 PALETTE = np.array([(230, 25, 75), (60, 180, 75), (255, 225, 25), (245, 130, 48), (145, 30, 180),
                     (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128)], np.float32)
 MOUNT_RGB = np.array((90, 110, 255), np.float32)
+REGION_MOUNT = 1  # region map codes (thinseg.synthetic / the scene model): 0 rock, 1 mount, 2 out-of-focus rock
 # flags
 MANY_BLOBS = 300  # more blobs than this in one image
 BIG_BLOB = 0.5  # one blob covering more than this share of the image
@@ -168,8 +169,9 @@ def write_assets(out_dir, name: str, rgb: np.ndarray, mask: np.ndarray, classes,
             passes the copy decoded for segmentation, at least the working size).
         mask: (H, W) integer blob ids at the stored size, 0 = background.
         classes: (N,) class (cluster) of blobs 1..N.
-        region: optional (h', w') array at any size, nonzero = mount (the scene model's
-            region map); tinted in the pictures and its share recorded. None: no tint.
+        region: optional (h', w') region map at any size (the scene model's: 0 rock,
+            ``REGION_MOUNT`` = 1 mount, 2 out-of-focus rock; a bool array: True = mount);
+            the mount is tinted in the pictures and its share recorded. None: no tint.
     Returns:
         seconds spent.
     """
@@ -190,8 +192,9 @@ def write_assets(out_dir, name: str, rgb: np.ndarray, mask: np.ndarray, classes,
     if region is not None:
         region = np.asarray(region)
         if region.ndim == 2 and region.size:
-            meta["mount_share"] = round(float(np.count_nonzero(region)) / region.size, 4)
-            mount_view = _nearest(region, vh, vw) != 0
+            is_mount = region if region.dtype == np.bool_ else region == REGION_MOUNT
+            meta["mount_share"] = round(float(np.count_nonzero(is_mount)) / region.size, 4)
+            mount_view = _nearest(is_mount, vh, vw)
             _write_bytes(folder / names["mount"], _encode(Image.fromarray(mount_view), "PNG"))
     thumb = view.resize((tw, th), Image.BILINEAR, reducing_gap=2.0) if (tw, th) != (vw, vh) else view
     ids_thumb = _nearest(ids_view, th, tw)
@@ -424,7 +427,8 @@ def _summary(data: dict, n_flagged: int, build_s: float) -> str:
     if seconds is None:
         seconds = sum(it["seconds"] or 0 for it in ok)
     n_exported = len(ok)
-    spi = seconds / n_exported if n_exported else None
+    n_run = run.get("exported", n_exported)
+    spi = seconds / n_run if n_run else None
     report_s = sum((it["meta"] or {}).get("report_s", 0) or 0 for it in ok)
     lights: dict[str, list] = {}
     for it in ok:
@@ -449,9 +453,9 @@ def _summary(data: dict, n_flagged: int, build_s: float) -> str:
         f"<th>mean blobs</th><th>median blob share</th><th>flagged</th></tr>{light_rows}</table></div>"
         '<div class="panel"><h2>Run</h2>'
         f"{_method_lines(data)}"
-        f"<p><b>Time</b> {seconds:.1f} s for {n_exported} image(s) (this run's new images), "
+        f"<p><b>Time</b> {seconds:.1f} s for the {run.get('exported', n_exported)} image(s) segmented by the last run, "
         f"{_fmt(spi, '.3f')} s/image" + (f"; fitting {fit:.1f} s" if fit else "") + ". "
-        f"Report: pictures {report_s:.1f} s (during the export), pages {build_s:.1f} s.</p>"
+        f"Report: pictures {report_s:.2f} s (during the export), pages {build_s:.1f} s.</p>"
         + (f"<p>Images: {E(str(run.get('images_dir', '')))}</p>" if run.get("images_dir") else "")
         + "</div></div></section>"
     )
@@ -475,8 +479,7 @@ def _card(it: dict) -> str:
     page = _url(PAGES_DIR, f"{name}.html")
     if it["meta"]:
         m = it["meta"]
-        tw, th = (THUMB_PX, round(THUMB_PX * m["view_h"] / m["view_w"])) if m["view_w"] >= m["view_h"] else \
-            (round(THUMB_PX * m["view_w"] / m["view_h"]), THUMB_PX)
+        th, tw = _fit(m["height"], m["width"], THUMB_PX)
         thumb = (f'<img loading="lazy" src="{_url(ASSETS_DIR, asset_names(name)["thumb"])}" width="{tw}" height="{th}" '
                  f'alt="{E(name)} with its blobs">')
     else:
@@ -526,7 +529,7 @@ def _page(title: str, body: str, css: str, scripts: list[str]) -> str:
 
 def _index_html(data: dict, out_dir: Path, build_s: float) -> str:
     items = data["items"]
-    n_flagged = sum(1 for it in items if it["flags"])
+    n_flagged = sum(1 for it in items if it["flags"] and it["status"] == "ok")
     lights = sorted({it["light"] for it in items if it["light"]})
     controls = CONTROLS.format(light_options="".join(f'<option value="{E(l)}">{E(l)}</option>' for l in lights))
     legend = "".join(f'<span class="sw" style="background:rgb({int(r)},{int(g)},{int(b)})"></span>class {i} '

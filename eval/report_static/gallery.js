@@ -27,7 +27,7 @@
     if (ctl.light.value && c.getAttribute("data-light") !== ctl.light.value) return false;
     var st = ctl.status.value, status = c.getAttribute("data-status"), flags = c.getAttribute("data-flags").split(" ");
     if (st === "ok" && (status !== "ok" || c.getAttribute("data-flags"))) return false;
-    if (st === "flagged" && !c.getAttribute("data-flags")) return false;
+    if (st === "flagged" && (status !== "ok" || !c.getAttribute("data-flags"))) return false;
     if (st === "failed" && status !== "failed") return false;
     if (["zero", "big", "many", "mount"].indexOf(st) >= 0 && flags.indexOf(st) < 0) return false;
     var n = num(c, "data-blobs");
