@@ -42,14 +42,15 @@ from .atomic import atomic_open, remove_stale_temporaries, save_npy, write_text
 from .config import config_from_cli
 from .device import resolve_device
 from .environment import requirements_text
+from .instances import BLOB_CLASSES
 from .imageio import image_shape, scan_folder
 from .pipeline import prepared_images, read_for_segmentation, segment
 from .segmenter import Segmenter, build_segmenter
 
 PARTS_DIR = ".parts"  # per-image records (blob rows), assembled into the CSVs
-BLOB_FIELDS = ("image", "blob_id", "cluster", "area_px", "centroid_row", "centroid_col", "light")
+BLOB_FIELDS = ("image", "blob_id", "cluster", "class", "area_px", "centroid_row", "centroid_col", "light")
 STAGES = ("read", "features", "cluster", "instances", "eval", "write")
-IMAGE_FIELDS = ("image", "file", "height", "width", "light", "n_blobs", "silhouette", "davies_bouldin", "seconds",
+IMAGE_FIELDS = ("image", "file", "height", "width", "light", "n_blobs", "mount_share", "silhouette", "davies_bouldin", "seconds",
                 *(f"{s}_s" for s in STAGES))
 PREFETCH = 2  # images decoded ahead of the one being segmented (bounded memory)
 
@@ -130,15 +131,18 @@ def blob_stats(mask: np.ndarray, rows_per_chunk: int = 512) -> tuple[np.ndarray,
         return a, rsum[1:] / a, csum[1:] / a
 
 
-def blob_rows(name: str, mask: np.ndarray, classes: np.ndarray, light: str) -> list[dict]:
-    """One blobs.csv row per blob of an (H, W) instance mask."""
+def blob_rows(name: str, mask: np.ndarray, clusters: np.ndarray, light: str,
+              blob_classes: np.ndarray | None = None) -> list[dict]:
+    """One blobs.csv row per blob of an (H, W) instance mask: its majority cluster, its
+    class name (``thinseg.instances.BLOB_CLASSES``), area and centroid."""
     if int(mask.max()) == 0:
         return []
     areas, rows, cols = blob_stats(mask)
+    names = [BLOB_CLASSES[int(k)] for k in blob_classes] if blob_classes is not None else [""] * len(areas)
     return [
-        {"image": name, "blob_id": i + 1, "cluster": int(c), "area_px": int(a),
+        {"image": name, "blob_id": i + 1, "cluster": int(c), "class": k, "area_px": int(a),
          "centroid_row": round(float(r), 2), "centroid_col": round(float(cc), 2), "light": light}
-        for i, (c, a, r, cc) in enumerate(zip(classes, areas, rows, cols))
+        for i, (c, k, a, r, cc) in enumerate(zip(clusters, names, areas, rows, cols))
     ]
 
 
@@ -195,9 +199,9 @@ def _export_one(path: Path, loaded: tuple, segmenter: Segmenter, cfg, out_dir: P
     validate_mask(result.mask, full)
     record = {
         "image": path.stem, "file": path.name, "height": full[0], "width": full[1],
-        "light": result.light, "n_blobs": int(result.mask.max()),
+        "light": result.light, "n_blobs": int(result.mask.max()), "mount_share": round(result.mount_share, 4),
         "silhouette": result.internal.get("silhouette"), "davies_bouldin": result.internal.get("davies_bouldin"),
-        "blobs": blob_rows(path.stem, result.mask, result.classes, result.light),
+        "blobs": blob_rows(path.stem, result.mask, result.classes, result.light, result.blob_classes),
         "read_s": round(read_s, 4), **{f"{k}_s": round(v, 4) for k, v in result.timing.items()},
     }
     t_write = time.perf_counter()

@@ -1,30 +1,50 @@
-"""From cluster labels to blob instances (shared by every method).
+"""From cluster labels to blob instances, decided relative to the rock (shared by every method).
 
-1. **Which clusters are blobs.** Each cluster gets a *blob score* from its mean
-   Lab colour, by light type:
+The method (KMeans, GMM, DFC, STEGO, ...) groups pixels into clusters; this module
+decides which pixels are blobs and cuts them into instances. Every decision is made
+against the rock's own matrix, never against the whole picture, and never inside the
+mount (``thinseg.scene``).
 
-   * ``plain`` light, blobs are black / dark-grey opaque grains: score = 100 - L
-     (darkness);
-   * ``uv`` light, blobs fluoresce yellow / green / orange: score = L + max(b, 0)
-     (brightness plus yellowness; b > 0 is yellow in Lab).
+1. **Blob contrast** (``blob_contrast``), per pixel, in units of a "clear" contrast
+   (1.0 = a blob seed). The matrix reference is a *local* percentile of a score over
+   the rock pixels of blocks of ``block`` x the long side (filled where a block has
+   too little rock, smoothed, interpolated):
 
-   ``background_rule=midpoint`` (default): the largest cluster is the matrix; a
-   cluster is a blob cluster when its score is above the midpoint between the
-   matrix score and the highest score. ``background_rule=otsu``: Otsu's threshold
-   on the pixel-weighted histogram of cluster scores. Either way, no cluster is a
-   blob cluster when the highest score exceeds the matrix (largest cluster) score
-   by less than ``min_contrast`` (an image without blobs).
-2. **Blob mask.** Union of blob clusters, morphological opening (``open_radius``),
-   holes up to ``max_hole_area`` filled, pieces under ``min_area`` dropped.
-3. **Instances.** Touching blobs are split by a watershed on the distance
-   transform, seeded by its h-maxima: a core becomes a marker of its own when it
-   rises above the neck to its neighbour by at least ``split_depth`` px and by
-   ``split_rel`` times the half-width of its connected piece (so two touching
-   grains split, while a large irregular blob or a long streak stays one id).
-   Every connected piece without a marker keeps an id of its own.
-4. **Full size.** Ids are made consecutive 1..N and the mask is resized to the
-   original H x W with nearest-neighbour sampling. Each blob keeps the cluster
-   (class) that covers most of it.
+   * ``uv``: score = L + ``uv_chroma_weight`` x chroma (fluorescence is bright and
+     saturated yellow / green / orange); reference = percentile ``uv_ref_q`` (the
+     matrix is the dimmer majority); contrast = (score - reference) / ``uv_contrast``;
+   * ``plain``, opaque / dark bodies: score = 100 - L; reference = percentile
+     ``dark_ref_q`` (a low one: the matrix is the *lighter* phase, which holds also
+     when packed dark grains are the majority of the rock); contrast = (score -
+     reference) / ``dark_contrast``;
+   * ``plain``, shiny grey bodies: bluer than the rock (Lab b below the rock's median
+     b, smoothed with ``blue_sigma``) by ``blue_contrast`` and not lighter than the
+     matrix; the larger of the two plain contrasts counts, and it names the class.
+2. **Which clusters may hold blobs** (``choose_foreground``): a cluster is a blob
+   cluster when the median contrast of its rock pixels is at least ``cluster_gate``
+   (0 switches the gate off). So a method's grouping matters: pixels of a matrix
+   cluster are never blob pixels, however contrasted locally.
+3. **Blob mask** (``blob_mask``): seeds = rock pixels of blob clusters with contrast
+   >= 1, away from the mount by ``halo`` x the long side (the chip's shadowed edge);
+   they grow (hysteresis) into connected rock pixels of blob clusters with contrast
+   >= ``grow``. Then opening (``open_radius``), holes up to ``max_hole_frac`` of the
+   picture filled, pieces under the minimum area dropped (``min_area_frac`` of the
+   picture, at least ``min_area`` px).
+4. **Instances** (``split_instances``): markers are the h-maxima of the distance
+   transform of the blob *cores* (contrast >= ``core``; a core rises above the neck
+   to its neighbour by ``split_depth`` px and ``split_rel`` of its half-width), and a
+   watershed on the contrast grows them over the blob mask, so touching grains part
+   along their lighter seam. Neighbouring pieces whose shared boundary is no valley
+   (mean contrast there >= ``merge_ratio`` x the weaker piece's median) are merged
+   again, so a lens with internal texture stays one id.
+5. **Bounded bodies only** (``filter_shapes``): an instance is dropped when it is a
+   field, not a body: larger than ``max_area_frac`` of the picture; or out of focus
+   (mean contrast gradient on its outline / its median contrast below ``min_sharpness``)
+   while larger than ``blur_area_frac``; or a thin streak (long axis over
+   ``max_elongation`` x its thickness, e.g. an epoxy-filled crack).
+6. **Full size.** Ids are made consecutive 1..N and resized to H x W with
+   nearest-neighbour sampling. Each blob keeps its majority cluster and a class:
+   ``fluorescent``, ``opaque_dark`` or ``shiny_grey`` (``BLOB_CLASSES``).
 """
 from __future__ import annotations
 
@@ -32,100 +52,245 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.filters import threshold_otsu
+from skimage.measure import regionprops
 from skimage.morphology import disk, h_maxima, remove_small_holes, remove_small_objects
-from skimage.segmentation import relabel_sequential, watershed
+from skimage.segmentation import find_boundaries, relabel_sequential, watershed
+from skimage.transform import resize
 
 from .light import UV
+from .scene import MOUNT
+
+BLOB_CLASSES = ("fluorescent", "opaque_dark", "shiny_grey")
+FLUORESCENT, OPAQUE_DARK, SHINY_GREY = range(3)
 
 
-def blob_scores(lab_means: np.ndarray, light: str) -> np.ndarray:
-    """(K,) blob-likeness of clusters from their (K, 3) mean Lab (L in 0..100)."""
-    L, b = lab_means[:, 0], lab_means[:, 2]
+def local_reference(score: np.ndarray, valid: np.ndarray, q: float, block: float, min_valid: float = 0.2) -> np.ndarray:
+    """Local percentile ``q`` of ``score`` over ``valid`` pixels, on a grid of blocks of
+    about ``block`` px, filled from the nearest block where a block has less than
+    ``min_valid`` valid pixels, smoothed and bilinearly interpolated.
+
+    Args: score: (h, w) float; valid: (h, w) bool. Returns (h, w) float32."""
+    h, w = score.shape
+    nr, nc = max(1, int(round(h / block))), max(1, int(round(w / block)))
+    rows, cols = np.linspace(0, h, nr + 1).astype(int), np.linspace(0, w, nc + 1).astype(int)
+    grid = np.full((nr, nc), np.nan)
+    for i in range(nr):
+        for j in range(nc):
+            v = valid[rows[i]:rows[i + 1], cols[j]:cols[j + 1]]
+            if v.size and v.mean() >= min_valid:
+                grid[i, j] = np.percentile(score[rows[i]:rows[i + 1], cols[j]:cols[j + 1]][v], q)
+    if np.isnan(grid).all():
+        grid[:] = np.percentile(score[valid] if valid.any() else score, q)
+    nearest = ndi.distance_transform_edt(np.isnan(grid), return_distances=False, return_indices=True)
+    grid = ndi.gaussian_filter(grid[tuple(nearest)], 0.7, mode="nearest")
+    return resize(grid, (h, w), order=1, mode="edge").astype(np.float32)
+
+
+def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel blob contrast against the local rock matrix (module docstring, step 1).
+
+    Args:
+        lab: (h, w, 3) float32 Lab (L in 0..100). light: ``uv`` or ``plain``.
+        rock: (h, w) bool, pixels of the rock (not mount). cfg: the ``instances`` node.
+    Returns:
+        contrast: (h, w) float32, 1.0 = a clear blob; kind: (h, w) int8 class index
+        (``FLUORESCENT``, ``OPAQUE_DARK`` or ``SHINY_GREY``) of the winning contrast.
+    """
+    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    block = float(cfg.block) * max(L.shape)
     if light == UV:
-        return L + np.maximum(b, 0.0)
-    return 100.0 - L
+        score = L + cfg.uv_chroma_weight * np.hypot(a, b)
+        c = (score - local_reference(score, rock, cfg.uv_ref_q, block)) / cfg.uv_contrast
+        return c.astype(np.float32), np.full(L.shape, FLUORESCENT, np.int8)
+    dark = 100.0 - L
+    dark_excess = dark - local_reference(dark, rock, cfg.dark_ref_q, block)
+    c = dark_excess / cfg.dark_contrast
+    kind = np.full(L.shape, OPAQUE_DARK, np.int8)
+    if cfg.blue_contrast > 0:
+        bs = ndi.gaussian_filter(b, cfg.blue_sigma)
+        b_rock = float(np.median(bs[rock])) if rock.any() else float(np.median(bs))
+        lighter = np.maximum(0.0, -dark_excess) / cfg.dark_contrast  # shiny grey is not lighter than the matrix
+        cb = (b_rock - bs) / cfg.blue_contrast - lighter
+        kind[cb > c] = SHINY_GREY
+        c = np.maximum(c, cb)
+    return c.astype(np.float32), kind
 
 
 @dataclass
-class ClusterDecision:
-    """Which clusters are blobs. All arrays are indexed by cluster id (length K)."""
+class BlobDecision:
+    """Which clusters may hold blobs. Arrays are indexed by cluster id (length K)."""
 
-    foreground: np.ndarray  # (K,) bool
-    scores: np.ndarray  # (K,) float64 blob scores
+    blob_clusters: np.ndarray  # (K,) bool
+    cluster_contrast: np.ndarray  # (K,) float64 median contrast of each cluster's rock pixels (NaN if none)
     counts: np.ndarray  # (K,) int64 pixels per cluster
-    threshold: float
 
 
-def choose_foreground(labels: np.ndarray, lab: np.ndarray, light: str, cfg) -> ClusterDecision:
-    """Decide the blob clusters of one image.
+def choose_foreground(labels: np.ndarray, contrast: np.ndarray, rock: np.ndarray, cfg) -> BlobDecision:
+    """Blob clusters of one image (module docstring, step 2).
 
-    Args:
-        labels: (h, w) int cluster ids 0..K-1.
-        lab: (h, w, 3) float32 Lab of the same pixels (L in 0..100).
-        light: ``uv`` or ``plain``.
-        cfg: the ``instances`` config node.
-    """
+    Args: labels: (h, w) int cluster ids 0..K-1; contrast: (h, w) float32 from
+    ``blob_contrast``; rock: (h, w) bool; cfg: the ``instances`` node."""
     k = int(labels.max()) + 1 if labels.size else 0
-    flat = labels.ravel()
-    counts = np.bincount(flat, minlength=k)
-    sums = np.stack([np.bincount(flat, weights=lab[..., c].ravel(), minlength=k) for c in range(3)], 1)
-    means = sums / np.maximum(counts, 1)[:, None]
-    scores = blob_scores(means, light)
-    present = counts > 0
-    scores_present = np.where(present, scores, -np.inf)
-    ref = scores[int(np.argmax(counts))]
-    top = float(scores_present.max()) if k else ref
-    if top - ref < cfg.min_contrast or present.sum() < 2:
-        return ClusterDecision(np.zeros(k, bool), scores, counts, np.inf)
-    if cfg.background_rule == "midpoint":
-        threshold = 0.5 * (ref + top)
-    elif cfg.background_rule == "otsu":
-        order = np.argsort(scores[present])
-        threshold = float(threshold_otsu(hist=(counts[present][order], scores[present][order])))
-    else:
-        raise ValueError(f"instances.background_rule must be midpoint or otsu, got {cfg.background_rule!r}")
-    foreground = present & (scores > threshold)
-    return ClusterDecision(foreground, scores, counts, float(threshold))
+    counts = np.bincount(labels.ravel(), minlength=k)
+    med = np.full(k, np.nan)
+    sel = rock.ravel()
+    lab_rock, c_rock = labels.ravel()[sel], contrast.ravel()[sel]
+    if c_rock.size:
+        order = np.argsort(lab_rock, kind="stable")
+        lab_sorted, c_sorted = lab_rock[order], c_rock[order]
+        starts = np.searchsorted(lab_sorted, np.arange(k))
+        ends = np.searchsorted(lab_sorted, np.arange(k), side="right")
+        for i in range(k):
+            if ends[i] > starts[i]:
+                med[i] = float(np.median(c_sorted[starts[i]:ends[i]]))
+    gate = float(cfg.cluster_gate)
+    blob = np.ones(k, bool) if gate <= 0 else np.nan_to_num(med, nan=-np.inf) >= gate
+    return BlobDecision(blob, med, counts)
 
 
-def blob_mask(labels: np.ndarray, foreground: np.ndarray, cfg) -> np.ndarray:
-    """(h, w) bool mask of blob pixels after opening, hole filling and size filtering."""
-    fg = foreground[labels]
+def min_area_px(shape: tuple[int, int], cfg) -> int:
+    """Smallest blob kept, in working px: ``min_area_frac`` of the picture, at least ``min_area``."""
+    return max(int(cfg.min_area), int(round(float(cfg.min_area_frac) * shape[0] * shape[1])))
+
+
+def blob_mask(contrast: np.ndarray, region: np.ndarray, allowed: np.ndarray, cfg) -> np.ndarray:
+    """(h, w) bool blob pixels (module docstring, step 3).
+
+    Args: contrast: (h, w) float32; region: (h, w) uint8 scene map; allowed: (h, w)
+    bool pixels of blob clusters; cfg: the ``instances`` node."""
+    h, w = contrast.shape
+    rock = (region != MOUNT) & allowed
+    mount = region == MOUNT
+    halo = int(round(float(cfg.halo) * max(h, w)))
+    away = ~ndi.binary_dilation(mount, iterations=halo) if (halo > 0 and mount.any()) else np.ones_like(mount)
+    seeds = (contrast >= 1.0) & rock & away
+    fg = ndi.binary_propagation(seeds, mask=(contrast >= cfg.grow) & rock)
     if cfg.open_radius > 0:
         fg = ndi.binary_opening(fg, structure=disk(int(cfg.open_radius)).astype(bool))
-    if cfg.max_hole_area > 0:
-        fg = remove_small_holes(fg, max_size=int(cfg.max_hole_area))
-    if cfg.min_area > 1:
-        fg = remove_small_objects(fg, max_size=int(cfg.min_area) - 1)
-    return fg
+    max_hole = int(float(cfg.max_hole_frac) * h * w)
+    if max_hole > 0:
+        fg = remove_small_holes(fg, max_size=max_hole)
+    fg &= region != MOUNT
+    return remove_small_objects(fg, max_size=min_area_px((h, w), cfg) - 1)
 
 
-def split_instances(fg: np.ndarray, cfg) -> np.ndarray:
-    """(h, w) int32 instance ids 1..N of a bool blob mask; touching blobs split when
-    ``cfg.split`` (distance-transform watershed seeded by h-maxima)."""
+def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1,) maximum of ``values`` per label 0..n (0 where a label is absent)."""
+    out = np.zeros(n + 1)
+    sel = labels > 0
+    np.maximum.at(out, labels[sel], values[sel])
+    return out
+
+
+def _distance_markers(fg: np.ndarray, cfg) -> np.ndarray:
+    """(h, w) int32 markers: ``fg`` cut by a watershed on its distance transform seeded by
+    the transform's h-maxima (computed per connected piece, inside its bounding box); a
+    piece too thin to hold a maximum keeps a marker of its own."""
+    dist = ndi.gaussian_filter(ndi.distance_transform_edt(fg), 1.0)
+    comp, n = ndi.label(fg)
+    if n == 0:
+        return comp.astype(np.int32)
+    half = _label_max(dist, comp, n)
+    depth_of = np.maximum(float(cfg.split_depth), float(cfg.split_rel) * half)
+    peaks = np.zeros(fg.shape, bool)
+    for i, box in enumerate(ndi.find_objects(comp), start=1):
+        if box is None:
+            continue
+        piece = comp[box] == i
+        scaled = np.where(piece, dist[box] / max(depth_of[i], 1e-6), 0.0)
+        if scaled.max() < 2.0:  # too shallow to hold two separate cores: one marker
+            peaks[box] |= piece & (scaled >= scaled.max() - 1e-9)
+        else:
+            peaks[box] |= h_maxima(scaled, 1.0).astype(bool) & piece
+    markers = watershed(-dist, ndi.label(peaks)[0], mask=fg)
+    orphans = fg & (markers == 0)
+    if orphans.any():
+        extra, _ = ndi.label(orphans)
+        markers = np.where(orphans, extra + markers.max(), markers)
+    return markers.astype(np.int32)
+
+
+def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float) -> np.ndarray:
+    """Merge touching instances whose shared boundary is no contrast valley.
+
+    Two 4-neighbouring pieces a, b merge when the mean over their boundary pairs of
+    min(contrast) is >= ``ratio`` x min(median contrast of a, of b). Returns (h, w)
+    int32 consecutive ids."""
+    ids = relabel_sequential(ids.astype(np.int32))[0]
+    n = int(ids.max())
+    if n < 2 or ratio <= 0:
+        return ids
+    keys, vals = [], []
+    for a, b, ca, cb in ((ids[:, :-1], ids[:, 1:], contrast[:, :-1], contrast[:, 1:]),
+                         (ids[:-1], ids[1:], contrast[:-1], contrast[1:])):
+        sel = (a != b) & (a > 0) & (b > 0)
+        lo, hi = np.minimum(a[sel], b[sel]).astype(np.int64), np.maximum(a[sel], b[sel]).astype(np.int64)
+        keys.append(lo * (n + 1) + hi)
+        vals.append(np.minimum(ca[sel], cb[sel]))
+    key, val = np.concatenate(keys), np.concatenate(vals)
+    if key.size == 0:
+        return ids
+    pairs, inv = np.unique(key, return_inverse=True)
+    boundary = np.bincount(inv, weights=val) / np.bincount(inv)
+    inner = np.r_[0.0, np.asarray(ndi.median(contrast, ids, np.arange(1, n + 1)), float)]
+    parent = np.arange(n + 1)
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for pair, bm in sorted(zip(pairs.tolist(), boundary.tolist()), key=lambda t: -t[1]):
+        a, b = divmod(pair, n + 1)
+        if bm >= ratio * min(inner[a], inner[b]):
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    lut = np.array([root(i) for i in range(n + 1)])
+    return relabel_sequential(lut[ids].astype(np.int32))[0]
+
+
+def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg) -> np.ndarray:
+    """(h, w) int32 instance ids 1..N of a bool blob mask (module docstring, step 4)."""
     if not fg.any():
         return np.zeros(fg.shape, np.int32)
     if not cfg.split:
         return ndi.label(fg)[0].astype(np.int32)
-    dist = ndi.gaussian_filter(ndi.distance_transform_edt(fg), 1.0)
-    # depth needed for a separate marker: split_depth px, or split_rel of the
-    # component's half-width, whichever is larger (big irregular blobs stay whole)
-    comp, n = ndi.label(fg)
-    half_width = np.zeros(n + 1)
-    half_width[1:] = ndi.maximum(dist, comp, np.arange(1, n + 1))
-    depth = np.maximum(float(cfg.split_depth), float(cfg.split_rel) * half_width)[comp]
-    scaled = np.where(fg, dist / np.maximum(depth, 1e-6), 0.0)
-    markers = ndi.label(h_maxima(scaled, 1.0) & fg)[0]
-    ids = watershed(-dist, markers, mask=fg)
-    orphans = fg & (ids == 0)  # pieces too thin to hold a marker keep their own id
+    core = ndi.binary_erosion((contrast >= cfg.core) & fg, iterations=1)
+    markers = _distance_markers(core, cfg)
+    ids = watershed(-contrast, markers, mask=fg)
+    orphans = fg & (ids == 0)  # pieces without a core keep an id of their own
     if orphans.any():
         extra, _ = ndi.label(orphans)
         ids = np.where(orphans, extra + ids.max(), ids)
-    if cfg.min_area > 1:  # watershed slivers
-        sizes = np.bincount(ids.ravel())
-        ids[sizes[ids] < int(cfg.min_area)] = 0
+    ids = merge_pieces(ids, contrast, float(cfg.merge_ratio))
+    sizes = np.bincount(ids.ravel())
+    ids[sizes[ids] < min_area_px(fg.shape, cfg)] = 0  # watershed slivers
     return relabel_sequential(ids.astype(np.int32))[0]
+
+
+def filter_shapes(ids: np.ndarray, contrast: np.ndarray, cfg) -> np.ndarray:
+    """Drop instances that are fields, blurred zones or thin streaks (module docstring, step 5)."""
+    n = int(ids.max())
+    if n == 0:
+        return ids
+    h, w = ids.shape
+    idx = np.arange(1, n + 1)
+    grad = np.hypot(ndi.sobel(contrast, 0), ndi.sobel(contrast, 1)) / 8.0
+    outline = find_boundaries(ids, mode="inner")
+    edge = np.asarray(ndi.mean(grad, np.where(outline, ids, 0), idx), float)
+    inner = np.abs(np.asarray(ndi.median(contrast, ids, idx), float))
+    area = np.bincount(ids.ravel(), minlength=n + 1)[1:]
+    sharpness = edge / np.maximum(inner, 1e-3)
+    depth = ndi.distance_transform_edt(~outline & (ids > 0))
+    thickness = 2.0 * _label_max(depth, ids, n)[1:] + 1.0
+    length = np.array([r.axis_major_length for r in regionprops(ids)])
+    drop = ((area > cfg.max_area_frac * h * w)
+            | ((sharpness < cfg.min_sharpness) & (area > cfg.blur_area_frac * h * w))
+            | (length > cfg.max_elongation * thickness))
+    lut = np.r_[0, np.where(drop, 0, idx)].astype(np.int32)
+    return relabel_sequential(lut[ids])[0]
 
 
 def resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -140,7 +305,7 @@ def resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def blob_clusters(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(N,) int64: the majority cluster of each blob 1..N (index 0 is blob 1)."""
+    """(N,) int64: the majority value of ``labels`` (h, w non-negative ints) in each blob 1..N."""
     n = int(ids.max())
     if n == 0:
         return np.zeros(0, np.int64)
@@ -150,20 +315,38 @@ def blob_clusters(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return hist[1:].argmax(1).astype(np.int64)
 
 
-def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, cfg, out_shape: tuple[int, int]):
-    """The whole post-processing for one image.
+@dataclass
+class Instances:
+    """mask: (H, W) int32 ids 0..N; clusters: (N,) int64 majority cluster of each blob;
+    classes: (N,) int64 index into ``BLOB_CLASSES``; ids: (h, w) int32 at working size;
+    contrast: (h, w) float32; decision: :class:`BlobDecision`."""
+
+    mask: np.ndarray
+    clusters: np.ndarray
+    classes: np.ndarray
+    ids: np.ndarray
+    contrast: np.ndarray
+    decision: BlobDecision
+
+
+def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, region: np.ndarray, cfg,
+                          out_shape: tuple[int, int]) -> Instances:
+    """The whole blob decision and instance step for one image.
 
     Args:
         labels: (h, w) int cluster ids at working resolution.
         lab: (h, w, 3) float32 Lab at working resolution.
-        light: ``uv`` or ``plain``. cfg: the ``instances`` node.
-        out_shape: (H, W) of the original image.
-    Returns:
-        mask: (H, W) int32, 0 = background, 1..N consecutive blob ids;
-        classes: (N,) int64 cluster of each blob; decision: :class:`ClusterDecision`.
+        light: ``uv`` or ``plain``. region: (h, w) uint8 scene map (``thinseg.scene``).
+        cfg: the ``instances`` node. out_shape: (H, W) of the original image.
     """
-    decision = choose_foreground(labels, lab, light, cfg)
-    ids = split_instances(blob_mask(labels, decision.foreground, cfg), cfg)
-    classes = blob_clusters(ids, labels)
+    rock = region != MOUNT
+    contrast, kind = blob_contrast(lab, light, rock, cfg)
+    decision = choose_foreground(labels, contrast, rock, cfg)
+    allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
+    fg = blob_mask(contrast, region, allowed, cfg)
+    ids = filter_shapes(split_instances(fg, contrast, cfg), contrast, cfg)
+    clusters = blob_clusters(ids, labels)
+    classes = blob_clusters(ids, kind.astype(np.int64))
     # The working size never exceeds the original, so nearest upsampling keeps every id.
-    return resize_nearest(ids, out_shape).astype(np.int32), classes, decision
+    mask = resize_nearest(ids, out_shape).astype(np.int32)
+    return Instances(mask, clusters, classes, ids, contrast, decision)

@@ -1,4 +1,4 @@
-"""One image through the flow: load -> features -> segmenter -> instances."""
+"""One image through the flow: load -> features -> segmenter -> scene -> blobs -> instances."""
 from __future__ import annotations
 
 import sys
@@ -11,21 +11,27 @@ from tqdm import tqdm
 
 from .features import lab_of, pixel_features, to_working_tensor, working_size
 from .imageio import ImageLoadError, image_shape, load_image
-from .instances import ClusterDecision, clusters_to_instances
+from .instances import BLOB_CLASSES, BlobDecision, clusters_to_instances
 from .light import classify_light
+from .scene import MOUNT, scene_map
 from .segmenter import Segmenter, WorkingImage
 
 
 @dataclass
 class SegmentationResult:
-    """mask: (H, W) int32 instance ids, 0 = background. classes: (N,) cluster of each
-    blob. labels: (h, w) int64 cluster ids at working resolution."""
+    """mask: (H, W) int32 instance ids, 0 = background. classes: (N,) majority cluster of
+    each blob. blob_classes: (N,) index into ``BLOB_CLASSES`` (fluorescent / opaque_dark /
+    shiny_grey). labels: (h, w) int64 cluster ids at working resolution. region: (h, w)
+    uint8 scene map (0 rock, 1 mount). mount_share: share of the picture that is mount."""
 
     mask: np.ndarray
     classes: np.ndarray
     light: str
     labels: np.ndarray
-    decision: ClusterDecision
+    decision: BlobDecision
+    blob_classes: np.ndarray = None
+    region: np.ndarray = None
+    mount_share: float = 0.0
     internal: dict = field(default_factory=dict)
     timing: dict = field(default_factory=dict)  # seconds per stage: features, cluster, instances, eval
 
@@ -87,7 +93,8 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
         raise RuntimeError(f"{segmenter.name}.predict returned shape {labels.shape}, expected {tuple(sample.features.shape[:2])}")
     t2 = time.perf_counter()
     lab = lab_of(sample.features, cfg.features)
-    mask, classes, decision = clusters_to_instances(labels, lab, sample.light, cfg.instances, full_shape)
+    region = scene_map(lab, sample.light, cfg.scene)
+    inst = clusters_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape)
     t3 = time.perf_counter()
     internal = {}
     if cfg.eval.internal:
@@ -96,4 +103,6 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
         feats = sample.features.reshape(-1, sample.features.shape[-1]).cpu().numpy()
         internal = internal_scores(feats, labels.ravel(), int(cfg.eval.sample_size), int(cfg.seed))
     timing = {"features": t1 - t0, "cluster": t2 - t1, "instances": t3 - t2, "eval": time.perf_counter() - t3}
-    return SegmentationResult(mask, classes, sample.light, labels, decision, internal, timing)
+    return SegmentationResult(inst.mask, inst.clusters, sample.light, labels, inst.decision, internal=internal,
+                              timing=timing, blob_classes=inst.classes, region=region,
+                              mount_share=float((region == MOUNT).mean()) if region.size else 0.0)

@@ -1,0 +1,106 @@
+"""The scene model: which part of a picture is rock, and which is the mount beside it.
+
+Thin-section photographs often show the mounting medium next to the rock chip:
+under UV a large, smooth, bright yellow-green epoxy field; under plain light an
+empty smooth grey field or bright featureless glass. It is never a blob. The
+rule, at working resolution (``scene`` config node):
+
+1. **Smoothness.** The gradient magnitude of ``log(L + 5)`` (relative, so dim UV
+   pictures and bright plain-light ones compare), averaged with a Gaussian of
+   ``smooth_sigma`` x the long side. Smooth = below ``smooth_abs`` and below
+   ``smooth_rel`` x the picture's 75th percentile of it.
+2. **Mount colour, relative to the rock.** The rock reference is the median
+   context colour (Lab smoothed with sigma 4 px) of the textured half of the
+   picture. UV: a mount pixel is greener (hue angle at least ``uv_dhue`` degrees
+   above the rock's) and brighter (``uv_dL`` L units) than the rock. Plain light:
+   low chroma (below ``plain_max_chroma``) and either darker than the rock by
+   ``plain_dark_dL`` (an empty field) or brighter than ``plain_glass_L`` (glass).
+3. **Shape.** Smooth mount-coloured pixels, opened, form candidate pieces; a piece
+   is a mount seed when it covers at least ``min_share`` of the picture and touches
+   the border (the chip never fills the field there).
+4. **Growth.** From the seeds the region grows (geodesically) into connected
+   pixels that are fairly smooth (``grow_smooth``) and either loosely
+   mount-coloured or within ``grow_dE`` of the seeds' mean colour (a mount field
+   darkens or shifts hue across the picture). Holes are filled and the region
+   is dilated by ``dilate`` px to cover the chip's blurred edge.
+
+Returns a region map, ``ROCK`` (0) or ``MOUNT`` (1). Out-of-focus zones are not
+marked here: blob candidates with soft edges over a large area are dropped by the
+blob decision (``thinseg.instances``), which is where their effect matters.
+Checked by eye on ``shared/data/challenge/images`` (the hand-made list of which
+images show a mount field is in ``tests/test_scene.py``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from .light import UV
+
+ROCK = 0
+MOUNT = 1
+
+
+def smoothness(L: np.ndarray, sigma: float) -> np.ndarray:
+    """(h, w) float32 local mean of the relative gradient of L (0..100 scale)."""
+    lL = np.log(np.maximum(L, 0) + 5.0)
+    g = np.hypot(ndi.sobel(lL, 0), ndi.sobel(lL, 1)) * (100.0 / 8.0)
+    return ndi.gaussian_filter(g, sigma).astype(np.float32)
+
+
+def _hue(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.degrees(np.arctan2(b, a))
+
+
+def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
+    """Region map of one image at working resolution.
+
+    Args:
+        lab: (h, w, 3) float32 CIE Lab (L in 0..100).
+        light: ``uv`` or ``plain``.
+        cfg: the ``scene`` config node (see the module docstring).
+    Returns:
+        (h, w) uint8, ``ROCK`` = 0, ``MOUNT`` = 1.
+    """
+    h, w = lab.shape[:2]
+    region = np.zeros((h, w), np.uint8)
+    if not cfg.enabled or min(h, w) < 16:
+        return region
+    L = lab[..., 0]
+    S = smoothness(L, max(2.0, float(cfg.smooth_sigma) * max(h, w)))
+    ctx = ndi.gaussian_filter(lab, (4, 4, 0))
+    Lc, ac, bc = ctx[..., 0], ctx[..., 1], ctx[..., 2]
+    Cc, Hc = np.hypot(ac, bc), _hue(ac, bc)
+    textured = S > np.median(S)
+    if not textured.any():
+        return region
+    L_rock, H_rock = float(np.median(Lc[textured])), float(np.median(Hc[textured]))
+
+    smooth = S < min(float(cfg.smooth_abs), float(cfg.smooth_rel) * float(np.percentile(S, 75)))
+    if light == UV:
+        colour = (Hc > H_rock + cfg.uv_dhue) & (Lc > L_rock + cfg.uv_dL)
+        loose = (Hc > H_rock + 0.4 * cfg.uv_dhue) & (Lc > L_rock)
+    else:
+        colour = (Cc < cfg.plain_max_chroma) & ((Lc < L_rock - cfg.plain_dark_dL) | (Lc > cfg.plain_glass_L))
+        loose = (Cc < cfg.plain_max_chroma + 2) & ((Lc < L_rock - 0.5 * cfg.plain_dark_dL) | (Lc > cfg.plain_glass_L - 2))
+    cand = ndi.binary_opening(smooth & colour, iterations=2)
+    pieces, n = ndi.label(cand)
+    if n == 0:
+        return region
+    sizes = np.bincount(pieces.ravel(), minlength=n + 1)
+    on_border = np.zeros(n + 1, bool)
+    on_border[np.unique(np.r_[pieces[0], pieces[-1], pieces[:, 0], pieces[:, -1]])] = True
+    keep = (sizes >= cfg.min_share * h * w) & on_border
+    keep[0] = False
+    seeds = keep[pieces]
+    if not seeds.any():
+        return region
+    mean_colour = ctx[seeds].mean(0)
+    dE = np.sqrt(((ctx - mean_colour) ** 2).sum(-1))
+    grow = (S < cfg.grow_smooth) & (loose | (dE < cfg.grow_dE))
+    mount = ndi.binary_propagation(seeds, mask=grow | seeds)
+    mount = ndi.binary_fill_holes(mount)
+    if cfg.dilate > 0:
+        mount = ndi.binary_dilation(mount, iterations=int(cfg.dilate))
+    region[mount] = MOUNT
+    return region
