@@ -56,9 +56,11 @@ THUMB_QUALITY = 78
 VIEW_QUALITY = 72
 FILL_ALPHA = 0.35
 MOUNT_ALPHA = 0.35
-# class colours (blob cluster id modulo the length); mount tint in a colour not among them
-PALETTE = np.array([(230, 25, 75), (60, 180, 75), (255, 225, 25), (245, 130, 48), (145, 30, 180),
-                    (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128)], np.float32)
+# Blob colours by class: the blob class (thinseg.instances.BLOB_CLASSES, blobs.csv `class`)
+# when there is one, else the cluster id (modulo the length); the mount tint is not among them.
+CLASS_NAMES = ("fluorescent", "opaque_dark", "shiny_grey")
+PALETTE = np.array([(255, 40, 160), (0, 230, 120), (255, 160, 0), (145, 30, 180), (70, 240, 240),
+                    (230, 25, 75), (210, 245, 60), (250, 190, 212), (0, 128, 128), (255, 225, 25)], np.float32)
 MOUNT_RGB = np.array((90, 110, 255), np.float32)
 REGION_MOUNT = 1  # region map codes (thinseg.synthetic / the scene model): 0 rock, 1 mount, 2 out-of-focus rock
 # flags
@@ -168,7 +170,8 @@ def write_assets(out_dir, name: str, rgb: np.ndarray, mask: np.ndarray, classes,
         rgb: (h, w, 3) float32 in [0, 1] (or uint8): the image at any size (the export
             passes the copy decoded for segmentation, at least the working size).
         mask: (H, W) integer blob ids at the stored size, 0 = background.
-        classes: (N,) class (cluster) of blobs 1..N.
+        classes: (N,) colour index of blobs 1..N: the blob class (index into
+            ``CLASS_NAMES``) or, without one, the cluster.
         region: optional (h', w') region map at any size (the scene model's: 0 rock,
             ``REGION_MOUNT`` = 1 mount, 2 out-of-focus rock; a bool array: True = mount);
             the mount is tinted in the pictures and its share recorded. None: no tint.
@@ -257,6 +260,17 @@ def flags_of(item: dict) -> list[tuple[str, str]]:
     return out
 
 
+def class_index(blob_row: dict) -> int:
+    """Colour index of a blobs.csv row: its class name's index, else its cluster."""
+    name = blob_row.get("class") or ""
+    return CLASS_NAMES.index(name) if name in CLASS_NAMES else int(_num(blob_row.get("cluster"), 0))
+
+
+def class_label(blob_row: dict) -> str:
+    name = blob_row.get("class") or ""
+    return f"{name} (cluster {blob_row.get('cluster')})" if name else f"cluster {blob_row.get('cluster')}"
+
+
 def _regenerate_assets(out_dir: Path, images_dir: Path | None, row: dict, blobs: list[dict]) -> dict | None:
     """Assets of an image exported without them (e.g. by an earlier run with the report
     off): from the image file (reduced decode) and its mask. None when impossible."""
@@ -276,7 +290,7 @@ def _regenerate_assets(out_dir: Path, images_dir: Path | None, row: dict, blobs:
         for b in blobs:
             i = int(b["blob_id"]) - 1
             if 0 <= i < classes.size:
-                classes[i] = int(b["cluster"])
+                classes[i] = class_index(b)
         write_assets(out_dir, row["image"], rgb, mask, classes)
         return json.loads((out_dir / REPORT_DIR / ASSETS_DIR / asset_names(row["image"])["meta"]).read_text())
     except Exception as exc:
@@ -532,11 +546,13 @@ def _index_html(data: dict, out_dir: Path, build_s: float) -> str:
     n_flagged = sum(1 for it in items if it["flags"] and it["status"] == "ok")
     lights = sorted({it["light"] for it in items if it["light"]})
     controls = CONTROLS.format(light_options="".join(f'<option value="{E(l)}">{E(l)}</option>' for l in lights))
-    legend = "".join(f'<span class="sw" style="background:rgb({int(r)},{int(g)},{int(b)})"></span>class {i} '
-                     for i, (r, g, b) in enumerate(PALETTE[:6]))
+    with_names = any(b.get("class") for it in items for b in it["blobs"][:1])
+    labels = CLASS_NAMES if with_names else [f"cluster {i}" for i in range(6)]
+    legend = "".join(f'<span class="sw" style="background:rgb({int(r)},{int(g)},{int(b)})"></span>{E(lab)} '
+                     for lab, (r, g, b) in zip(labels, PALETTE))
     body = (
         f'<header><h1>Export review</h1><p class="muted">{E(str(out_dir))}</p>'
-        f'<p class="legend">{legend}… <span class="sw" style="background:rgb(90,110,255)"></span>mount</p></header>'
+        f'<p class="legend">{legend}<span class="sw" style="background:rgb(90,110,255)"></span>mount</p></header>'
         f"{_summary(data, n_flagged, build_s)}{controls}"
         f'<section id="gallery">{"".join(_card(it) for it in items)}</section>'
         f'<p id="empty" hidden>No image matches the filters.</p>'
@@ -563,11 +579,11 @@ def _image_html(it: dict, rep: Path, prev_it: dict | None, next_it: dict | None)
     flags = "".join(f'<li class="flag flag-{c}">{E(t)}</li>' for c, t in it["flags"])
     rows = "".join(
         f'<tr id="b{int(b["blob_id"])}" data-id="{int(b["blob_id"])}"><td>{int(b["blob_id"])}</td>'
-        f'<td><span class="sw" style="background:rgb({",".join(str(int(v)) for v in PALETTE[int(b["cluster"]) % len(PALETTE)])})"></span>{int(b["cluster"])}</td>'
+        f'<td><span class="sw" style="background:rgb({",".join(str(int(v)) for v in PALETTE[class_index(b) % len(PALETTE)])})"></span>{E(class_label(b))}</td>'
         f'<td>{int(b["area_px"])}</td><td>{E(b["centroid_row"])}</td><td>{E(b["centroid_col"])}</td></tr>'
         for b in it["blobs"])
-    blobs = {int(b["blob_id"]): [int(b["cluster"]), int(b["area_px"]), _num(b["centroid_row"]), _num(b["centroid_col"])]
-             for b in it["blobs"]}
+    blobs = {int(b["blob_id"]): [class_index(b), int(b["area_px"]), _num(b["centroid_row"]), _num(b["centroid_col"]),
+                                 class_label(b)] for b in it["blobs"]}
     data = {"name": name, "file": it["file"], "height": it["height"], "width": it["width"],
             "palette": PALETTE.astype(int).tolist(), "mount_rgb": MOUNT_RGB.astype(int).tolist(), "blobs": blobs}
     if m:

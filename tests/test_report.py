@@ -233,7 +233,7 @@ def test_browser_image_page_shows_the_blob_row(export):
     info = _parse(dom).ids["info"]
     panel = dom.split('id="info"', 1)[1].split("</div>", 1)[0]
     assert info.get("data-blob") == "3"
-    assert "Blob 3" in panel and f"area {b3['area_px']} px" in panel and f"class {b3['cluster']}" in panel
+    assert "Blob 3" in panel and f"area {b3['area_px']} px" in panel and f"cluster {b3['cluster']}" in panel
     assert f"row {float(b3['centroid_row']):g}, col {float(b3['centroid_col']):g}" in panel
     # the id map decoded in the page: the blob under a point of the view (a blob pixel's position)
     mask = np.load(out / f"{ODD}_mask.npy")

@@ -227,7 +227,8 @@ def _report_assets(out_dir: Path, path: Path, rgb: np.ndarray, result) -> float 
         from eval.report import write_assets
 
         region = getattr(result, "region", None)  # the scene model's mount region map, when there is one
-        return write_assets(out_dir, path.stem, rgb, result.mask, result.classes, region)
+        classes = getattr(result, "blob_classes", None)  # colour by blob class; by cluster without one
+        return write_assets(out_dir, path.stem, rgb, result.mask, result.classes if classes is None else classes, region)
     except Exception as exc:
         print(f"[export] warning: no report pictures for {path.name}: {_error_line(exc)}", file=sys.stderr)
         return None

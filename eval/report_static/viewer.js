@@ -24,7 +24,7 @@
     h.textContent = "Blob " + id;
     info.appendChild(h);
     info.appendChild(document.createTextNode(
-      " · class " + b[0] + " · area " + b[1] + " px · centroid row " + b[2] + ", col " + b[3]));
+      " · " + b[4] + " · area " + b[1] + " px · centroid row " + b[2] + ", col " + b[3]));
     info.setAttribute("data-blob", String(id));
     var row = document.getElementById("b" + id);
     if (row) { row.classList.add("sel"); if (how === "click") row.scrollIntoView({block: "nearest"}); }
