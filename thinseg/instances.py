@@ -12,7 +12,9 @@ mount (``thinseg.scene``).
 
    * ``uv``: score = L + ``uv_chroma_weight`` x chroma (fluorescence is bright and
      saturated yellow / green / orange); reference = percentile ``uv_ref_q`` (the
-     matrix is the dimmer majority); contrast = (score - reference) / ``uv_contrast``;
+     matrix is the dimmer majority); contrast = (score - reference) / ``uv_contrast``.
+     Where a mount field was found, pixels within ``uv_epoxy_dE`` of its colour are
+     epoxy (filling cracks), never blobs;
    * ``plain``, opaque / dark bodies: score = 100 - L; reference = percentile
      ``dark_ref_q`` (a low one: the matrix is the *lighter* phase, which holds also
      when packed dark grains are the majority of the rock); contrast = (score -
@@ -30,18 +32,23 @@ mount (``thinseg.scene``).
    >= ``grow``. Then opening (``open_radius``), holes up to ``max_hole_frac`` of the
    picture filled, pieces under the minimum area dropped (``min_area_frac`` of the
    picture, at least ``min_area`` px).
-4. **Instances** (``split_instances``): markers are the h-maxima of the distance
-   transform of the blob *cores* (contrast >= ``core``; a core rises above the neck
-   to its neighbour by ``split_depth`` px and ``split_rel`` of its half-width), and a
-   watershed on the contrast grows them over the blob mask, so touching grains part
-   along their lighter seam. Neighbouring pieces whose shared boundary is no valley
-   (mean contrast there >= ``merge_ratio`` x the weaker piece's median) are merged
-   again, so a lens with internal texture stays one id.
-5. **Bounded bodies only** (``filter_shapes``): an instance is dropped when it is a
-   field, not a body: larger than ``max_area_frac`` of the picture; or out of focus
-   (mean contrast gradient on its outline / its median contrast below ``min_sharpness``)
-   while larger than ``blur_area_frac``; or a thin streak (long axis over
-   ``max_elongation`` x its thickness, e.g. an epoxy-filled crack).
+4. **Instances** (``split_instances``): markers lie in the blob *cores* (contrast >=
+   ``core``): with ``markers=contrast`` (default) the peaks of the contrast smoothed
+   by ``contrast_sigma`` that rise ``contrast_h`` above the saddle to their neighbour
+   (each grain of a pack is darkest in its middle); with ``markers=distance`` the
+   h-maxima of the cores' distance transform (``split_depth`` px and ``split_rel`` of
+   the half-width). A watershed on the contrast grows them over the blob mask, so
+   touching grains part along their lighter seam. Neighbouring pieces whose shared
+   boundary is no valley (mean contrast there >= ``merge_ratio`` x the weaker piece's
+   median) are merged again, so a lens with internal texture stays one id.
+   Instances are then grown by ``expand`` px into the matrix (the outline of a body
+   lies at its outer edge, below the growth threshold).
+5. **Bounded bodies only** (``filter_shapes``): an instance is dropped when it is not
+   a body: larger than ``max_area_frac`` of the picture (a field); out of focus (mean
+   contrast gradient on its outline / its median contrast below ``min_sharpness``)
+   while larger than ``blur_area_frac``; a thin streak (long axis over
+   ``max_elongation`` x its thickness, e.g. a crack); or the chip's shadowed edge
+   (more than ``max_mount_contact`` of its outline within ``halo`` of the mount).
 6. **Full size.** Ids are made consecutive 1..N and resized to H x W with
    nearest-neighbour sampling. Each blob keeps its majority cluster and a class:
    ``fluorescent``, ``opaque_dark`` or ``shiny_grey`` (``BLOB_CLASSES``).
@@ -54,7 +61,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.measure import regionprops
 from skimage.morphology import disk, h_maxima, remove_small_holes, remove_small_objects
-from skimage.segmentation import find_boundaries, relabel_sequential, watershed
+from skimage.segmentation import expand_labels, find_boundaries, relabel_sequential, watershed
 from skimage.transform import resize
 
 from .light import UV
@@ -91,7 +98,7 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[n
 
     Args:
         lab: (h, w, 3) float32 Lab (L in 0..100). light: ``uv`` or ``plain``.
-        rock: (h, w) bool, pixels of the rock (not mount). cfg: the ``instances`` node.
+        rock: (h, w) bool, pixels of the rock (the rest is mount). cfg: the ``instances`` node.
     Returns:
         contrast: (h, w) float32, 1.0 = a clear blob; kind: (h, w) int8 class index
         (``FLUORESCENT``, ``OPAQUE_DARK`` or ``SHINY_GREY``) of the winning contrast.
@@ -101,6 +108,10 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[n
     if light == UV:
         score = L + cfg.uv_chroma_weight * np.hypot(a, b)
         c = (score - local_reference(score, rock, cfg.uv_ref_q, block)) / cfg.uv_contrast
+        if cfg.uv_epoxy_dE > 0 and (~rock).any():  # mounting epoxy in cracks looks like the mount field
+            ctx = ndi.gaussian_filter(lab, (2, 2, 0))
+            epoxy = np.sqrt(((ctx - ctx[~rock].mean(0)) ** 2).sum(-1)) < cfg.uv_epoxy_dE
+            c = np.where(epoxy, np.minimum(c, 0.0), c)
         return c.astype(np.float32), np.full(L.shape, FLUORESCENT, np.int8)
     dark = 100.0 - L
     dark_excess = dark - local_reference(dark, rock, cfg.dark_ref_q, block)
@@ -182,6 +193,42 @@ def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def _label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1,) median of ``values`` per label 1..n (index 0 and absent labels: 0), from one
+    sort of the labelled pixels only."""
+    sel = labels > 0
+    lab, val = labels[sel].astype(np.int64), values[sel]
+    order = np.lexsort((val, lab))
+    lab, val = lab[order], val[order]
+    starts = np.searchsorted(lab, np.arange(n + 1))
+    ends = np.searchsorted(lab, np.arange(n + 1), side="right")
+    out = np.zeros(n + 1)
+    has = ends > starts
+    lo, hi = starts[has] + (ends[has] - starts[has] - 1) // 2, starts[has] + (ends[has] - starts[has]) // 2
+    out[has] = 0.5 * (val[lo] + val[hi])
+    out[0] = 0.0
+    return out
+
+
+def _piecewise_h_maxima(values: np.ndarray, mask: np.ndarray, h: float) -> np.ndarray:
+    """(h, w) bool h-maxima of ``values`` within each connected piece of ``mask``, computed
+    inside the piece's bounding box (the same as on the whole picture with the rest set
+    to the minimum, and several times faster on sparse masks)."""
+    pieces, _ = ndi.label(mask)
+    out = np.zeros(mask.shape, bool)
+    for i, box in enumerate(ndi.find_objects(pieces), start=1):
+        if box is None:
+            continue
+        piece = pieces[box] == i
+        vals = values[box]
+        lo = float(vals[piece].min())
+        if float(vals[piece].max()) - lo < h:  # no two peaks can be h apart: the top is the marker
+            out[box] |= piece & (vals >= float(vals[piece].max()) - 1e-9)
+            continue
+        out[box] |= h_maxima(np.where(piece, vals, lo), h).astype(bool) & piece
+    return out
+
+
 def _distance_markers(fg: np.ndarray, cfg) -> np.ndarray:
     """(h, w) int32 markers: ``fg`` cut by a watershed on its distance transform seeded by
     the transform's h-maxima (computed per connected piece, inside its bounding box); a
@@ -232,7 +279,7 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float) -> np.ndar
         return ids
     pairs, inv = np.unique(key, return_inverse=True)
     boundary = np.bincount(inv, weights=val) / np.bincount(inv)
-    inner = np.r_[0.0, np.asarray(ndi.median(contrast, ids, np.arange(1, n + 1)), float)]
+    inner = _label_median(contrast, ids, n)
     parent = np.arange(n + 1)
 
     def root(x: int) -> int:
@@ -258,7 +305,13 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg) -> np.ndarray:
     if not cfg.split:
         return ndi.label(fg)[0].astype(np.int32)
     core = ndi.binary_erosion((contrast >= cfg.core) & fg, iterations=1)
-    markers = _distance_markers(core, cfg)
+    if cfg.markers == "contrast":  # peaks of the contrast that rise contrast_h above their saddles
+        smooth = ndi.gaussian_filter(contrast, float(cfg.contrast_sigma))
+        markers = watershed(-smooth, ndi.label(_piecewise_h_maxima(smooth, core, float(cfg.contrast_h)))[0], mask=core)
+    elif cfg.markers == "distance":
+        markers = _distance_markers(core, cfg)
+    else:
+        raise ValueError(f"instances.markers must be contrast or distance, got {cfg.markers!r}")
     ids = watershed(-contrast, markers, mask=fg)
     orphans = fg & (ids == 0)  # pieces without a core keep an id of their own
     if orphans.any():
@@ -270,8 +323,10 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg) -> np.ndarray:
     return relabel_sequential(ids.astype(np.int32))[0]
 
 
-def filter_shapes(ids: np.ndarray, contrast: np.ndarray, cfg) -> np.ndarray:
-    """Drop instances that are fields, blurred zones or thin streaks (module docstring, step 5)."""
+def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg) -> np.ndarray:
+    """Drop instances that are fields, blurred zones, thin streaks or the chip's edge
+    against the mount (module docstring, step 5). ids: (h, w) int32; contrast: (h, w)
+    float32; region: (h, w) uint8 scene map. Returns (h, w) int32 consecutive ids."""
     n = int(ids.max())
     if n == 0:
         return ids
@@ -280,13 +335,17 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, cfg) -> np.ndarray:
     grad = np.hypot(ndi.sobel(contrast, 0), ndi.sobel(contrast, 1)) / 8.0
     outline = find_boundaries(ids, mode="inner")
     edge = np.asarray(ndi.mean(grad, np.where(outline, ids, 0), idx), float)
-    inner = np.abs(np.asarray(ndi.median(contrast, ids, idx), float))
+    inner = np.abs(_label_median(contrast, ids, n)[1:])
     area = np.bincount(ids.ravel(), minlength=n + 1)[1:]
     sharpness = edge / np.maximum(inner, 1e-3)
     depth = ndi.distance_transform_edt(~outline & (ids > 0))
     thickness = 2.0 * _label_max(depth, ids, n)[1:] + 1.0
     length = np.array([r.axis_major_length for r in regionprops(ids)])
+    reach = max(2, int(round(float(cfg.halo) * max(h, w))))
+    near_mount = ndi.binary_dilation(region == MOUNT, iterations=reach) if (region == MOUNT).any() else np.zeros_like(outline)
+    contact = np.asarray(ndi.mean(near_mount, np.where(outline, ids, 0), idx), float)
     drop = ((area > cfg.max_area_frac * h * w)
+            | (contact > cfg.max_mount_contact)
             | ((sharpness < cfg.min_sharpness) & (area > cfg.blur_area_frac * h * w))
             | (length > cfg.max_elongation * thickness))
     lut = np.r_[0, np.where(drop, 0, idx)].astype(np.int32)
@@ -344,7 +403,9 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
     decision = choose_foreground(labels, contrast, rock, cfg)
     allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
     fg = blob_mask(contrast, region, allowed, cfg)
-    ids = filter_shapes(split_instances(fg, contrast, cfg), contrast, cfg)
+    ids = filter_shapes(split_instances(fg, contrast, cfg), contrast, region, cfg)
+    if cfg.expand > 0:  # outlines drawn at the body's outer edge, not at the seed threshold
+        ids = np.where(rock, expand_labels(ids, float(cfg.expand)), 0).astype(np.int32)
     clusters = blob_clusters(ids, labels)
     classes = blob_clusters(ids, kind.astype(np.int64))
     # The working size never exceeds the original, so nearest upsampling keeps every id.
