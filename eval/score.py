@@ -5,7 +5,9 @@
 Reads the masks and ``images.csv`` of an export (internal scores per image) and,
 with ``--truth``, the instance masks ``TRUTH_DIR/NAME_mask.npy`` (the convention
 of the synthetic sets and of ``shared/data/labeled``) to add ARI, mean best IoU,
-recall@0.5, precision@0.5, merge rate, and Hungarian accuracy / mIoU. For those,
+recall@0.5, precision@0.5, merge rate, and Hungarian accuracy / mIoU; where the truth
+folder has ``NAME_region.npy`` (synthetic sets: 1 = mount), the share of mount exported
+as blobs (``mount_leak``) and the number of blobs lying mostly in the mount. For those,
 truth classes are the blob kinds of ``TRUTH_DIR/truth.json`` (synthetic sets) or
 blob-vs-background otherwise; predicted classes are each blob's cluster
 (``blobs.csv``), background 0. Writes ``OUT_DIR/scores.csv`` and
@@ -27,7 +29,24 @@ from eval.metrics import truth_scores
 from thinseg.atomic import write_text
 
 METRICS = ("silhouette", "davies_bouldin", "ari", "mean_best_iou", "recall50", "precision50", "merge_rate",
-           "accuracy", "miou")
+           "accuracy", "miou", "mount_leak", "mount_blobs")
+
+
+def mount_scores(region: np.ndarray, pred: np.ndarray) -> dict:
+    """How much of the true mount (``region`` == 1) the prediction exports as blobs.
+
+    Args: region: (H, W) uint8 truth scene map (0 rock, 1 mount, 2 blurred rock);
+    pred: (H, W) int instance mask. Returns {"mount_leak": share of mount pixels inside
+    a predicted blob (NaN without mount), "mount_blobs": predicted blobs lying mostly
+    (> half) in the mount}."""
+    mount = region == 1
+    if not mount.any():
+        return {"mount_leak": float("nan"), "mount_blobs": 0}
+    n = int(pred.max())
+    inside = np.bincount(pred[mount].ravel(), minlength=n + 1)[1:]
+    area = np.bincount(pred.ravel(), minlength=n + 1)[1:]
+    return {"mount_leak": float((pred[mount] > 0).mean()),
+            "mount_blobs": int(((inside > 0.5 * area) & (area > 0)).sum())}
 
 
 def _num(v):
@@ -96,6 +115,10 @@ def score_run(out_dir, truth_dir=None) -> dict:
                     true = np.load(tpath)
                     row.update(truth_scores(true, pred, _class_map(true, kinds.get(rec["image"])),
                                             _class_map(pred, clusters.get(rec["image"]))))
+                rpath = Path(truth_dir) / f"{rec['image']}_region.npy"
+                if rpath.exists():
+                    pred = np.load(out_dir / f"{rec['image']}_mask.npy")
+                    row.update(mount_scores(np.load(rpath), pred))
             rows.append(row)
     mean = {}
     for m in METRICS + ("seconds",):

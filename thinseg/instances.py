@@ -305,13 +305,16 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg) -> np.ndarray:
     if not cfg.split:
         return ndi.label(fg)[0].astype(np.int32)
     core = ndi.binary_erosion((contrast >= cfg.core) & fg, iterations=1)
-    if cfg.markers == "contrast":  # peaks of the contrast that rise contrast_h above their saddles
+    if cfg.markers in ("contrast", "both"):  # peaks of the contrast that rise contrast_h above their saddles
         smooth = ndi.gaussian_filter(contrast, float(cfg.contrast_sigma))
-        markers = watershed(-smooth, ndi.label(_piecewise_h_maxima(smooth, core, float(cfg.contrast_h)))[0], mask=core)
+        markers = watershed(-smooth, ndi.label(_piecewise_h_maxima(smooth, core, float(cfg.contrast_h)))[0], mask=core,
+                            watershed_line=cfg.markers == "both")
+        if cfg.markers == "both":  # then necks: each piece cut again at the h-maxima of its own distance transform
+            markers = _distance_markers(markers > 0, cfg)
     elif cfg.markers == "distance":
         markers = _distance_markers(core, cfg)
     else:
-        raise ValueError(f"instances.markers must be contrast or distance, got {cfg.markers!r}")
+        raise ValueError(f"instances.markers must be contrast, distance or both, got {cfg.markers!r}")
     ids = watershed(-contrast, markers, mask=fg)
     orphans = fg & (ids == 0)  # pieces without a core keep an id of their own
     if orphans.any():

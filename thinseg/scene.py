@@ -12,9 +12,10 @@ rule, at working resolution (``scene`` config node):
 2. **Mount colour, relative to the rock.** The rock reference is the median
    context colour (Lab smoothed with sigma 4 px) of the textured half of the
    picture. UV: a mount pixel is greener (hue angle at least ``uv_dhue`` degrees
-   above the rock's) and brighter (``uv_dL`` L units) than the rock. Plain light:
-   low chroma (below ``plain_max_chroma``) and either darker than the rock by
-   ``plain_dark_dL`` (an empty field) or brighter than ``plain_glass_L`` (glass).
+   above the rock's) and brighter (``uv_dL`` L units) than the rock, or much
+   brighter (``uv_bright_dL``). Plain light: low chroma (below ``plain_max_chroma``)
+   and either darker than the rock by ``plain_dark_dL`` (an empty field) or lighter
+   than ``plain_glass_L`` or than the rock by ``plain_glass_dL`` (glass).
 3. **Shape.** Smooth mount-coloured pixels, opened, form candidate pieces; a piece
    is a mount seed when it covers at least ``min_share`` of the picture and touches
    the border (the chip never fills the field there).
@@ -78,11 +79,12 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
 
     smooth = S < min(float(cfg.smooth_abs), float(cfg.smooth_rel) * float(np.percentile(S, 75)))
     if light == UV:
-        colour = (Hc > H_rock + cfg.uv_dhue) & (Lc > L_rock + cfg.uv_dL)
+        colour = ((Hc > H_rock + cfg.uv_dhue) & (Lc > L_rock + cfg.uv_dL)) | (Lc > L_rock + cfg.uv_bright_dL)
         loose = (Hc > H_rock + 0.4 * cfg.uv_dhue) & (Lc > L_rock)
     else:
-        colour = (Cc < cfg.plain_max_chroma) & ((Lc < L_rock - cfg.plain_dark_dL) | (Lc > cfg.plain_glass_L))
-        loose = (Cc < cfg.plain_max_chroma + 2) & ((Lc < L_rock - 0.5 * cfg.plain_dark_dL) | (Lc > cfg.plain_glass_L - 2))
+        glass_L = min(float(cfg.plain_glass_L), L_rock + float(cfg.plain_glass_dL))
+        colour = (Cc < cfg.plain_max_chroma) & ((Lc < L_rock - cfg.plain_dark_dL) | (Lc > glass_L))
+        loose = (Cc < cfg.plain_max_chroma + 2) & ((Lc < L_rock - 0.5 * cfg.plain_dark_dL) | (Lc > glass_L - 2))
     cand = ndi.binary_opening(smooth & colour, iterations=2)
     pieces, n = ndi.label(cand)
     if n == 0:
