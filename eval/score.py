@@ -94,7 +94,8 @@ def score_run(out_dir, truth_dir=None) -> dict:
     """Per-image and mean scores of an export folder.
 
     Returns {"images": [row, ...], "mean": {metric: value}, "n_images": int}; truth
-    metrics are present only for images whose truth mask exists.
+    metrics are present only for images whose truth mask exists. ``mean`` averages
+    over images, except ``pooled_best_iou`` / ``pooled_recall50``: over all true blobs.
     """
     out_dir = Path(out_dir)
     table = out_dir / "images.csv"
@@ -125,6 +126,11 @@ def score_run(out_dir, truth_dir=None) -> dict:
         vals = [r[m] for r in rows if m in r and not math.isnan(r[m])]
         if vals:
             mean[m] = float(np.mean(vals))
+    with_truth = [r for r in rows if r.get("n_true", 0) > 0]
+    if with_truth:  # over all true blobs pooled (images with many blobs weigh more)
+        n = sum(r["n_true"] for r in with_truth)
+        mean["pooled_best_iou"] = float(sum(r["mean_best_iou"] * r["n_true"] for r in with_truth) / n)
+        mean["pooled_recall50"] = float(sum(r["recall50"] * r["n_true"] for r in with_truth) / n)
     return {"images": rows, "mean": mean, "n_images": len(rows)}
 
 

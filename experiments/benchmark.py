@@ -24,7 +24,8 @@ from thinseg.config import load_config
 from thinseg.export import export_folder
 from thinseg.synthetic import write_synthetic_set
 
-COLUMNS = (("mean_best_iou", "mean best IoU"), ("recall50", "recall@0.5"), ("precision50", "precision@0.5"),
+COLUMNS = (("mean_best_iou", "mean best IoU"), ("recall50", "recall@0.5"), ("pooled_best_iou", "IoU (blobs pooled)"),
+           ("pooled_recall50", "recall@0.5 (pooled)"), ("mount_leak", "mount exported"), ("precision50", "precision@0.5"),
            ("merge_rate", "merges"), ("miou", "mIoU"), ("ari", "ARI"), ("silhouette", "silhouette"),
            ("davies_bouldin", "Davies-Bouldin"), ("seconds", "s/image"), ("fit_seconds", "fit s"))
 

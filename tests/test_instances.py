@@ -1,96 +1,168 @@
+"""The blob decision relative to the rock and the instance step, on hand-made arrays."""
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 from skimage.draw import disk
 
-from thinseg.instances import (blob_scores, choose_foreground, clusters_to_instances, resize_nearest,
-                               split_instances)
+from thinseg.config import load_config
+from thinseg.instances import (BLOB_CLASSES, FLUORESCENT, OPAQUE_DARK, SHINY_GREY, blob_contrast, choose_foreground,
+                               clusters_to_instances, local_reference, merge_pieces, resize_nearest, split_instances)
+from thinseg.scene import MOUNT
 
 
-def _icfg(**kw):
-    base = dict(background_rule="midpoint", min_contrast=10.0, min_area=8, max_hole_area=64, open_radius=1,
-                split=True, split_depth=1.5, split_rel=0.15)
-    base.update(kw)
-    return OmegaConf.create(base)
+@pytest.fixture
+def icfg():
+    return load_config([]).instances
 
 
-def _two_touching_discs(shape=(80, 120)):
-    fg = np.zeros(shape, bool)
-    fg[disk((40, 40), 18, shape=shape)] = True
-    fg[disk((40, 72), 16, shape=shape)] = True  # centres 32 px apart, radii 18 + 16: they overlap
-    return fg
+def _noise(shape, sd=1.0, seed=0):
+    return np.random.default_rng(seed).normal(0, sd, shape).astype(np.float32)
 
 
-def test_touching_discs_are_split_and_unsplit_when_asked():
-    fg = _two_touching_discs()
-    ids = split_instances(fg, _icfg())
-    assert ids.max() == 2
-    assert ids[40, 40] != ids[40, 72] and ids[40, 40] > 0 and ids[40, 72] > 0
-    assert (ids > 0).sum() == fg.sum()  # every blob pixel keeps an id
-    assert split_instances(fg, _icfg(split=False)).max() == 1
+def _lab(L, a=0.0, b=5.0):
+    L = np.asarray(L, np.float32)
+    return np.stack([L, np.full_like(L, a), np.full_like(L, b)], -1)
 
 
-def test_one_irregular_blob_is_not_over_split():
-    fg = np.zeros((100, 100), bool)
-    fg[disk((50, 50), 30)] = True
-    fg[disk((50, 82), 6, shape=fg.shape)] = True  # a small bump on a big blob
-    assert split_instances(fg, _icfg()).max() == 1
+def test_local_reference_follows_uneven_light():
+    yy, xx = np.mgrid[:120, :160]
+    score = (xx / 160.0 * 40).astype(np.float32)  # the matrix brightens left to right
+    ref = local_reference(score, np.ones_like(score, bool), 50, 40)
+    assert abs(ref[:, :20].mean() - 5) < 4 and abs(ref[:, -20:].mean() - 35) < 4
+    # pixels outside `valid` do not count: a block of pure mount keeps its neighbours' level
+    valid = np.ones_like(score, bool)
+    valid[:, :40] = False
+    score2 = score.copy()
+    score2[:, :40] = 1000
+    assert local_reference(score2, valid, 50, 40)[:, :40].max() < 60
 
 
-def _lab_image(labels, lab_per_cluster):
-    return np.asarray(lab_per_cluster, np.float32)[labels]
+def test_plain_dark_blob_is_contrasted_against_the_light_matrix(icfg):
+    L = np.full((80, 80), 75.0) + _noise((80, 80))
+    L[disk((40, 40), 10)] = 15.0
+    c, kind = blob_contrast(_lab(L), "plain", np.ones(L.shape, bool), icfg)
+    assert c[40, 40] > 1.5 and abs(np.median(c[:10, :10])) < 0.3
+    assert kind[40, 40] == OPAQUE_DARK
 
 
-def test_plain_light_dark_cluster_is_foreground():
-    labels = np.zeros((60, 60), np.int64)
-    labels[10:25, 10:25] = 1  # dark blob
-    labels[40:50, :] = 2  # a slightly darker matrix band
-    lab = _lab_image(labels, [[75, 0, 5], [10, 0, 0], [68, 0, 5]])
-    dec = choose_foreground(labels, lab, "plain", _icfg())
-    assert dec.foreground.tolist() == [False, True, False]
-    mask, classes, _ = clusters_to_instances(labels, lab, "plain", _icfg(), (120, 120))
-    assert mask.shape == (120, 120) and mask.dtype == np.int32
-    assert mask.max() == 1 and classes.tolist() == [1]
-    # upsampled 2x: blob rows/cols 10..24 -> 20..49 (the opening only rounds the corners)
-    assert mask[22:48, 22:48].all() and not mask[:20].any() and not mask[50:].any()
-    assert 880 <= (mask > 0).sum() <= 900
+def test_packed_dark_grains_as_majority_still_contrast(icfg):
+    """Dark grains covering ~75 % of the rock: the light interstitial is the matrix."""
+    L = np.full((120, 120), 80.0)
+    for r in range(10, 120, 24):
+        for q in range(10, 120, 24):
+            L[disk((r, q), 11, shape=L.shape)] = 15.0
+    assert (L < 50).mean() > 0.6
+    c, _ = blob_contrast(_lab(L + _noise(L.shape)), "plain", np.ones(L.shape, bool), icfg)
+    assert c[L < 50].mean() > 1.5 and c[L > 50].mean() < 0.3
 
 
-def test_uv_bright_yellow_cluster_is_foreground_and_dark_is_not():
-    labels = np.zeros((60, 60), np.int64)
-    labels[5:15, 5:15] = 1  # yellow fluorescence
-    labels[30:45, 30:45] = 2  # black hole
-    lab = _lab_image(labels, [[30, 2, 25], [90, -10, 85], [5, 0, 0]])
-    dec = choose_foreground(labels, lab, "uv", _icfg())
-    assert dec.foreground.tolist() == [False, True, False]
+def test_shiny_grey_is_bluer_not_darker(icfg):
+    L = np.full((80, 80), 45.0) + _noise((80, 80))
+    b = np.full((80, 80), 6.0)
+    b[20:60, 20:60] = -8.0  # bluish grey, the same lightness as the brown matrix
+    lab = np.stack([L, np.full_like(L, 4.0), b], -1).astype(np.float32)
+    c, kind = blob_contrast(lab, "plain", np.ones(L.shape, bool), icfg)
+    assert c[40, 40] > 1.2 and kind[40, 40] == SHINY_GREY and c[5, 5] < 0.3
 
 
-def test_no_contrast_means_no_blobs():
+def test_uv_bright_body_contrasts_and_dark_does_not(icfg):
+    L = np.full((80, 80), 28.0) + _noise((80, 80))
+    L[disk((25, 25), 8)] = 80.0
+    L[disk((55, 55), 8)] = 5.0
+    c, kind = blob_contrast(_lab(L, 5, 30), "uv", np.ones(L.shape, bool), icfg)
+    assert c[25, 25] > 2 and c[55, 55] < 0 and (kind == FLUORESCENT).all()
+
+
+def test_cluster_gate_keeps_only_contrasted_clusters(icfg):
     labels = np.zeros((40, 40), np.int64)
-    labels[:, 20:] = 1
-    lab = _lab_image(labels, [[60, 0, 0], [55, 0, 0]])
-    assert not choose_foreground(labels, lab, "plain", _icfg()).foreground.any()
-    mask, classes, _ = clusters_to_instances(labels, lab, "plain", _icfg(), (40, 40))
-    assert mask.max() == 0 and classes.size == 0
+    labels[5:15, 5:15] = 1
+    labels[25:35, 25:35] = 2
+    contrast = np.where(labels == 1, 2.0, np.where(labels == 2, 0.2, 0.0)).astype(np.float32)
+    dec = choose_foreground(labels, contrast, np.ones_like(contrast, bool), icfg)
+    assert dec.blob_clusters.tolist() == [False, True, False]
+    assert dec.cluster_contrast[1] == pytest.approx(2.0)
 
 
-def test_otsu_rule_and_bad_rule():
-    labels = np.zeros((40, 40), np.int64)
-    labels[:10, :10] = 1
-    lab = _lab_image(labels, [[80, 0, 0], [10, 0, 0]])
-    assert choose_foreground(labels, lab, "plain", _icfg(background_rule="otsu")).foreground.tolist() == [False, True]
-    with pytest.raises(ValueError, match="background_rule"):
-        choose_foreground(labels, lab, "plain", _icfg(background_rule="nope"))
+def _scene(shape=(120, 160)):
+    L = np.full(shape, 72.0, np.float32) + _noise(shape, 1.5)
+    return L
 
 
-def test_holes_filled_and_small_pieces_dropped():
-    labels = np.zeros((60, 60), np.int64)
-    labels[10:40, 10:40] = 1
-    labels[20:24, 20:24] = 0  # a 16 px hole
-    labels[50:52, 50:52] = 1  # a 4 px speck
-    lab = _lab_image(labels, [[80, 0, 0], [10, 0, 0]])
-    mask, _, _ = clusters_to_instances(labels, lab, "plain", _icfg(), (60, 60))
-    assert mask.max() == 1 and mask[21, 21] == 1 and mask[50, 50] == 0
+def test_no_blob_in_a_flat_specked_matrix(icfg):
+    """A matrix with texture and 1-2 px dark specks: no blob at all."""
+    L = _scene()
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        r, q = rng.integers(2, 118), rng.integers(2, 158)
+        L[r:r + 2, q:q + 1] = 20.0
+    labels = (L < 50).astype(np.int64)
+    inst = clusters_to_instances(labels, _lab(L), "plain", np.zeros(L.shape, np.uint8), icfg, (240, 320))
+    assert inst.mask.shape == (240, 320) and inst.mask.dtype == np.int32
+    assert inst.mask.max() == 0 and inst.classes.size == 0
+
+
+def test_two_touching_grains_split_one_id_each(icfg):
+    L = _scene()
+    L[disk((60, 60), 20, shape=L.shape)] = 15.0
+    L[disk((60, 96), 18, shape=L.shape)] = 15.0
+    L = np.where(L < 50, L + 6 * np.minimum(1, np.abs(np.arange(160)[None] - 79) / 10.0) - 6, L)  # darker centres
+    labels = (L < 50).astype(np.int64)
+    inst = clusters_to_instances(labels, _lab(L), "plain", np.zeros(L.shape, np.uint8), icfg, L.shape)
+    assert inst.mask.max() == 2 and inst.mask[60, 60] != inst.mask[60, 96]
+    assert [BLOB_CLASSES[k] for k in inst.classes] == ["opaque_dark", "opaque_dark"]
+
+
+def test_a_lens_with_internal_texture_stays_one_id(icfg):
+    L = np.full((100, 160), 25.0, np.float32) + _noise((100, 160))
+    lens = np.zeros(L.shape, bool)
+    lens[35:65, 20:140] = True
+    L[lens] = 75.0 + 3 * np.sin(np.arange(160) / 4.0)[None].repeat(100, 0)[lens]  # streaks inside
+    labels = lens.astype(np.int64)
+    inst = clusters_to_instances(labels, _lab(L, 5, 40), "uv", np.zeros(L.shape, np.uint8), icfg, L.shape)
+    assert inst.mask.max() == 1 and (inst.mask[lens] == 1).mean() > 0.9
+
+
+def test_mount_is_never_a_blob_and_its_edge_neither(icfg):
+    L = _scene()
+    region = np.zeros(L.shape, np.uint8)
+    region[:, 120:] = MOUNT
+    L[:, 120:] = 30.0  # a dark empty field: darker than the rock
+    L[:, 112:120] = 35.0  # the chip's shadowed edge
+    L[disk((60, 50), 12, shape=L.shape)] = 12.0  # one real grain
+    labels = (L < 50).astype(np.int64)
+    inst = clusters_to_instances(labels, _lab(L), "plain", region, icfg, L.shape)
+    assert inst.mask.max() == 1 and inst.mask[60, 50] == 1 and not inst.mask[:, 100:].any()
+
+
+def test_a_field_across_the_picture_is_not_a_blob(icfg):
+    L = _scene()
+    L[:, :70] = 20.0  # half the picture dark: a field, not a body
+    inst = clusters_to_instances((L < 50).astype(np.int64), _lab(L), "plain", np.zeros(L.shape, np.uint8), icfg, L.shape)
+    assert inst.mask.max() == 0
+
+
+def test_a_thin_crack_is_not_a_blob(icfg):
+    L = _scene()
+    L[58:61, 5:155] = 10.0
+    inst = clusters_to_instances((L < 50).astype(np.int64), _lab(L), "plain", np.zeros(L.shape, np.uint8), icfg, L.shape)
+    assert inst.mask.max() == 0
+
+
+def test_merge_pieces_joins_across_no_valley_only():
+    c = np.full((20, 40), 2.0, np.float32)
+    ids = np.zeros((20, 40), np.int32)
+    ids[:, :20], ids[:, 20:] = 1, 2
+    assert merge_pieces(ids, c, 0.9).max() == 1
+    c[:, 19:21] = 0.5  # a lighter seam between them
+    assert merge_pieces(ids, c, 0.9).max() == 2
+
+
+def test_split_off_gives_one_id_per_connected_piece(icfg):
+    fg = np.zeros((60, 100), bool)
+    fg[disk((30, 30), 14)] = True
+    fg[disk((30, 52), 14)] = True
+    c = fg.astype(np.float32) * 2
+    icfg.split = False
+    assert split_instances(fg, c, icfg).max() == 1
 
 
 def test_resize_nearest_covers_all_ids():
@@ -98,9 +170,3 @@ def test_resize_nearest_covers_all_ids():
     big = resize_nearest(small, (7, 9))
     assert big.shape == (7, 9) and set(np.unique(big)) == set(range(12))
     assert resize_nearest(np.zeros((3, 4, 3)), (6, 8)).shape == (6, 8, 3)
-
-
-def test_blob_scores():
-    lab = np.array([[20.0, 0, 0], [80.0, 0, 60]])
-    assert blob_scores(lab, "plain").tolist() == [80.0, 20.0]
-    assert blob_scores(lab, "uv").tolist() == [20.0, 140.0]

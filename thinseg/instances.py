@@ -15,6 +15,9 @@ mount (``thinseg.scene``).
      matrix is the dimmer majority); contrast = (score - reference) / ``uv_contrast``.
      Where a mount field was found, pixels within ``uv_epoxy_dE`` of its colour are
      epoxy (filling cracks), never blobs;
+   The local reference never exceeds the same percentile over the whole rock by more
+   than ``ref_tolerance`` contrast units (uneven light is followed, a dark or bright
+   field filling a block is not taken for its matrix).
    * ``plain``, opaque / dark bodies: score = 100 - L; reference = percentile
      ``dark_ref_q`` (a low one: the matrix is the *lighter* phase, which holds also
      when packed dark grains are the majority of the rock); contrast = (score -
@@ -40,7 +43,9 @@ mount (``thinseg.scene``).
    the half-width). A watershed on the contrast grows them over the blob mask, so
    touching grains part along their lighter seam. Neighbouring pieces whose shared
    boundary is no valley (mean contrast there >= ``merge_ratio`` x the weaker piece's
-   median) are merged again, so a lens with internal texture stays one id.
+   median) and no neck (at least ``merge_min_neck`` x the smaller piece's equivalent
+   diameter long) are merged again, so a lens with internal texture stays one id while
+   two bodies touching at a narrow neck stay two.
    Instances are then grown by ``expand`` px into the matrix (the outline of a body
    lies at its outer edge, below the growth threshold).
 5. **Bounded bodies only** (``filter_shapes``): an instance is dropped when it is not
@@ -93,6 +98,15 @@ def local_reference(score: np.ndarray, valid: np.ndarray, q: float, block: float
     return resize(grid, (h, w), order=1, mode="edge").astype(np.float32)
 
 
+def _bounded_reference(score: np.ndarray, rock: np.ndarray, q: float, block: float, tolerance: float) -> np.ndarray:
+    """``local_reference`` kept within ``tolerance`` score units above the same percentile
+    over the whole rock: it follows uneven light, but a block filled by a dark (or bright)
+    field does not become its own matrix. (h, w) float32."""
+    local = local_reference(score, rock, q, block)
+    overall = float(np.percentile(score[rock] if rock.any() else score, q))
+    return np.minimum(local, overall + tolerance).astype(np.float32)
+
+
 def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel blob contrast against the local rock matrix (module docstring, step 1).
 
@@ -107,14 +121,15 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[n
     block = float(cfg.block) * max(L.shape)
     if light == UV:
         score = L + cfg.uv_chroma_weight * np.hypot(a, b)
-        c = (score - local_reference(score, rock, cfg.uv_ref_q, block)) / cfg.uv_contrast
+        ref = _bounded_reference(score, rock, cfg.uv_ref_q, block, cfg.ref_tolerance * cfg.uv_contrast)
+        c = (score - ref) / cfg.uv_contrast
         if cfg.uv_epoxy_dE > 0 and (~rock).any():  # mounting epoxy in cracks looks like the mount field
             ctx = ndi.gaussian_filter(lab, (2, 2, 0))
             epoxy = np.sqrt(((ctx - ctx[~rock].mean(0)) ** 2).sum(-1)) < cfg.uv_epoxy_dE
             c = np.where(epoxy, np.minimum(c, 0.0), c)
         return c.astype(np.float32), np.full(L.shape, FLUORESCENT, np.int8)
     dark = 100.0 - L
-    dark_excess = dark - local_reference(dark, rock, cfg.dark_ref_q, block)
+    dark_excess = dark - _bounded_reference(dark, rock, cfg.dark_ref_q, block, cfg.ref_tolerance * cfg.dark_contrast)
     c = dark_excess / cfg.dark_contrast
     kind = np.full(L.shape, OPAQUE_DARK, np.int8)
     if cfg.blue_contrast > 0:
@@ -257,12 +272,13 @@ def _distance_markers(fg: np.ndarray, cfg) -> np.ndarray:
     return markers.astype(np.int32)
 
 
-def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float) -> np.ndarray:
-    """Merge touching instances whose shared boundary is no contrast valley.
+def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: float = 0.0) -> np.ndarray:
+    """Merge touching instances whose shared boundary is no contrast valley and no neck.
 
     Two 4-neighbouring pieces a, b merge when the mean over their boundary pairs of
-    min(contrast) is >= ``ratio`` x min(median contrast of a, of b). Returns (h, w)
-    int32 consecutive ids."""
+    min(contrast) is >= ``ratio`` x min(median contrast of a, of b), and their shared
+    boundary is at least ``min_neck`` x the equivalent diameter of the smaller piece
+    (two bodies touching at a narrow neck stay apart). Returns (h, w) int32 consecutive ids."""
     ids = relabel_sequential(ids.astype(np.int32))[0]
     n = int(ids.max())
     if n < 2 or ratio <= 0:
@@ -278,7 +294,9 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float) -> np.ndar
     if key.size == 0:
         return ids
     pairs, inv = np.unique(key, return_inverse=True)
-    boundary = np.bincount(inv, weights=val) / np.bincount(inv)
+    length = np.bincount(inv).astype(float)
+    boundary = np.bincount(inv, weights=val) / length
+    diameter = 2.0 * np.sqrt(np.bincount(ids.ravel(), minlength=n + 1) / np.pi)
     inner = _label_median(contrast, ids, n)
     parent = np.arange(n + 1)
 
@@ -288,9 +306,9 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float) -> np.ndar
             x = parent[x]
         return x
 
-    for pair, bm in sorted(zip(pairs.tolist(), boundary.tolist()), key=lambda t: -t[1]):
+    for pair, bm, ln in sorted(zip(pairs.tolist(), boundary.tolist(), length.tolist()), key=lambda t: -t[1]):
         a, b = divmod(pair, n + 1)
-        if bm >= ratio * min(inner[a], inner[b]):
+        if bm >= ratio * min(inner[a], inner[b]) and ln >= min_neck * min(diameter[a], diameter[b]):
             ra, rb = root(a), root(b)
             if ra != rb:
                 parent[max(ra, rb)] = min(ra, rb)
@@ -320,7 +338,7 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg) -> np.ndarray:
     if orphans.any():
         extra, _ = ndi.label(orphans)
         ids = np.where(orphans, extra + ids.max(), ids)
-    ids = merge_pieces(ids, contrast, float(cfg.merge_ratio))
+    ids = merge_pieces(ids, contrast, float(cfg.merge_ratio), float(cfg.merge_min_neck))
     sizes = np.bincount(ids.ravel())
     ids[sizes[ids] < min_area_px(fg.shape, cfg)] = 0  # watershed slivers
     return relabel_sequential(ids.astype(np.int32))[0]

@@ -15,7 +15,8 @@ rule, at working resolution (``scene`` config node):
    above the rock's) and brighter (``uv_dL`` L units) than the rock, or much
    brighter (``uv_bright_dL``). Plain light: low chroma (below ``plain_max_chroma``)
    and either darker than the rock by ``plain_dark_dL`` (an empty field) or lighter
-   than ``plain_glass_L`` or than the rock by ``plain_glass_dL`` (glass).
+   than ``plain_glass_L`` (glass; a relative rule took white rock for glass on the
+   challenge images).
 3. **Shape.** Smooth mount-coloured pixels, opened, form candidate pieces; a piece
    is a mount seed when it covers at least ``min_share`` of the picture and touches
    the border (the chip never fills the field there).
@@ -82,7 +83,7 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
         colour = ((Hc > H_rock + cfg.uv_dhue) & (Lc > L_rock + cfg.uv_dL)) | (Lc > L_rock + cfg.uv_bright_dL)
         loose = (Hc > H_rock + 0.4 * cfg.uv_dhue) & (Lc > L_rock)
     else:
-        glass_L = min(float(cfg.plain_glass_L), L_rock + float(cfg.plain_glass_dL))
+        glass_L = float(cfg.plain_glass_L)
         colour = (Cc < cfg.plain_max_chroma) & ((Lc < L_rock - cfg.plain_dark_dL) | (Lc > glass_L))
         loose = (Cc < cfg.plain_max_chroma + 2) & ((Lc < L_rock - 0.5 * cfg.plain_dark_dL) | (Lc > glass_L - 2))
     cand = ndi.binary_opening(smooth & colour, iterations=2)

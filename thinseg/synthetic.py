@@ -251,8 +251,8 @@ def _mount_colour(rng: np.random.Generator, style: str, rock_rgb: np.ndarray) ->
     if style == "grey":  # empty field, darker than the rock: grey, purplish or brownish
         level = rng.uniform(0.27, 0.42)
         return level * np.array([1.0, rng.uniform(0.9, 0.97), rng.uniform(0.9, 1.12)])
-    if style == "glass":  # bright featureless glass
-        level = rng.uniform(0.88, 0.97)
+    if style == "glass":  # bright featureless glass, near saturation as in the real photographs
+        level = rng.uniform(0.97, 1.0)
         return np.clip(level * np.array([1.0, rng.uniform(0.98, 1.01), rng.uniform(0.98, 1.03)]), 0, 1)
     raise ValueError(f"unknown mount style {style!r}")
 
