@@ -5,8 +5,9 @@ under UV a large, smooth, bright yellow-green epoxy field; under plain light an
 empty smooth grey field or bright featureless glass. It is never a blob. The
 rule, at working resolution (``scene`` config node):
 
-1. **Smoothness.** The gradient magnitude of ``log(L + 5)`` (relative, so dim UV
-   pictures and bright plain-light ones compare), averaged with a Gaussian of
+1. **Smoothness.** The gradient magnitude of ``log(L + smooth_offset)`` (relative, so
+   dim UV pictures and bright plain-light ones compare; the offset keeps sensor noise
+   in a dark empty field from looking like texture), averaged with a Gaussian of
    ``smooth_sigma`` x the long side. Smooth = below ``smooth_abs`` and below
    ``smooth_rel`` x the picture's 75th percentile of it.
 2. **Mount colour, relative to the rock.** The rock reference is the median
@@ -43,9 +44,9 @@ ROCK = 0
 MOUNT = 1
 
 
-def smoothness(L: np.ndarray, sigma: float) -> np.ndarray:
+def smoothness(L: np.ndarray, sigma: float, offset: float = 5.0) -> np.ndarray:
     """(h, w) float32 local mean of the relative gradient of L (0..100 scale)."""
-    lL = np.log(np.maximum(L, 0) + 5.0)
+    lL = np.log(np.maximum(L, 0) + float(offset))
     g = np.hypot(ndi.sobel(lL, 0), ndi.sobel(lL, 1)) * (100.0 / 8.0)
     return ndi.gaussian_filter(g, sigma).astype(np.float32)
 
@@ -69,7 +70,7 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
     if not cfg.enabled or min(h, w) < 16:
         return region
     L = lab[..., 0]
-    S = smoothness(L, max(2.0, float(cfg.smooth_sigma) * max(h, w)))
+    S = smoothness(L, max(2.0, float(cfg.smooth_sigma) * max(h, w)), float(cfg.smooth_offset))
     ctx = ndi.gaussian_filter(lab, (4, 4, 0))
     Lc, ac, bc = ctx[..., 0], ctx[..., 1], ctx[..., 2]
     Cc, Hc = np.hypot(ac, bc), _hue(ac, bc)

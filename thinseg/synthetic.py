@@ -119,11 +119,15 @@ def _matrix(rng: np.random.Generator, shape: tuple[int, int], light: str, style:
         shade = 1 + 0.07 * mosaic[..., None] + 0.03 * fine[..., None] + 0.04 * coarse[..., None]
         tint = 1 + 0.03 * mosaic[..., None] * np.array([1.0, 0.3, -0.8])
         return (base * shade * tint).astype(np.float32)
-    bright = rng.uniform() < 0.35  # Stranger-Sections-like bright yellow field
+    # UV rock of the real photographs: orange-brown to olive behind the barrier filter
+    # (G/R about 0.55-0.8, measured on shared/data/challenge), dimmer and more orange
+    # than the yellow-green epoxy of a mount
+    bright = rng.uniform() < 0.35  # Stranger-Sections-like bright field
+    green_ratio = rng.uniform(0.55, 0.8)
     if bright:
-        base = np.array([0.55, 0.50, 0.08]) * rng.uniform(0.8, 1.0)
+        base = np.array([0.55, 0.55 * green_ratio, 0.05]) * rng.uniform(0.8, 1.0)
     else:
-        base = np.array([0.16, 0.13, 0.03]) * rng.uniform(0.6, 1.3)
+        base = np.array([0.2, 0.2 * green_ratio, 0.025]) * rng.uniform(0.6, 1.3)
     shade = 1 + 0.10 * mosaic[..., None] + 0.05 * fine[..., None] + 0.08 * coarse[..., None]
     return (base * shade).astype(np.float32)
 

@@ -1,0 +1,130 @@
+"""The scene model (mount field) and the blob decision on synthetic truth and on the
+reference task's real photographs."""
+import numpy as np
+import pytest
+
+from eval.metrics import best_iou_per_blob
+from eval.score import mount_scores
+from thinseg.config import load_config
+from thinseg.features import lab_of
+from thinseg.imageio import load_image
+from thinseg.instances import resize_nearest
+from thinseg.pipeline import prepare, read_for_segmentation, segment
+from thinseg.scene import MOUNT, scene_map
+from thinseg.segmenter import build_segmenter
+from thinseg.synthetic import make_scene
+
+# Hand-checked by eye on ../shared/data/challenge/images (1360 x 1024): which photographs
+# show a mount field beside the chip (UV: glowing yellow-green epoxy; plain light: an
+# empty grey field or white glass), and which show rock only.
+WITH_MOUNT = ("0cm4j8", "0dpocx", "0end6y", "0nldci", "0oy8vd", "0sb5pc", "0tkcnf")
+ROCK_ONLY = ("0foqkn", "0pe3b9", "1lfusq")
+
+
+@pytest.fixture(scope="module")
+def kmeans():
+    cfg = load_config(["method=kmeans", "eval.internal=false"])
+    return cfg, build_segmenter(cfg)
+
+
+def _region(image, cfg):
+    sample = prepare(image, cfg)
+    return scene_map(lab_of(sample.features, cfg.features), sample.light, cfg.scene)
+
+
+@pytest.mark.parametrize("light,style", [("uv", "epoxy"), ("plain", "grey"), ("plain", "glass")])
+def test_synthetic_mount_is_found(light, style):
+    """Over 8 seeded scenes the mount region is recovered (IoU with truth); one miss is
+    tolerated (a dark field with strong sensor noise can read as texture)."""
+    cfg = load_config([])
+    ious = []
+    for seed in range(8):
+        scene = make_scene(384, 512, light, seed=seed, mount=style)
+        found, truth = _region(scene.image.astype(np.float32) / 255, cfg) == MOUNT, scene.region == 1
+        assert truth.mean() > 0.1
+        ious.append((found & truth).sum() / (found | truth).sum())
+    assert np.median(ious) > 0.85 and sum(i > 0.6 for i in ious) >= 7, np.round(ious, 2)
+
+
+@pytest.mark.parametrize("light", ["uv", "plain"])
+def test_no_mount_on_rock_only_scenes(light):
+    cfg = load_config([])
+    scene = make_scene(384, 512, light, seed=5)
+    assert (_region(scene.image.astype(np.float32) / 255, cfg) == MOUNT).mean() < 0.01
+
+
+@pytest.mark.parametrize("light,style,seed", [("uv", "epoxy", 1), ("uv", "epoxy", 2), ("plain", "grey", 3),
+                                              ("plain", "glass", 4)])
+def test_no_blob_in_the_mount_and_blobs_still_found(kmeans, light, style, seed):
+    cfg, seg = kmeans
+    scene = make_scene(384, 512, light, seed=seed, mount=style)
+    res = segment(scene.image.astype(np.float32) / 255, seg, cfg)
+    m = mount_scores(scene.region, res.mask)
+    assert m["mount_blobs"] == 0 and m["mount_leak"] < 0.005, m
+    best, _ = best_iou_per_blob(scene.mask, res.mask)
+    assert best.mean() > 0.3, best.mean()  # the rock's blobs are still found (faint small ones may be missed)
+
+
+def test_packed_majority_grains_found_and_split(kmeans):
+    cfg, seg = kmeans
+    scene = make_scene(384, 512, "plain", seed=7, packed=True)
+    res = segment(scene.image.astype(np.float32) / 255, seg, cfg)
+    n_true = int(scene.mask.max())
+    assert (scene.mask > 0).mean() > 0.55 and n_true > 40
+    best, _ = best_iou_per_blob(scene.mask, res.mask)
+    assert best.mean() > 0.75, best.mean()
+    assert 0.8 * n_true <= res.mask.max() <= 1.2 * n_true  # one id per grain, not one per pack
+
+
+@pytest.mark.parametrize("light", ["uv", "plain"])
+def test_zero_blob_scenes_give_at_most_a_few_tiny_blobs(kmeans, light):
+    cfg, seg = kmeans
+    scene = make_scene(384, 512, light, seed=9, n_blobs=(0, 0), specks=12.0, texture=0.06)
+    assert scene.mask.max() == 0
+    res = segment(scene.image.astype(np.float32) / 255, seg, cfg)
+    assert res.mask.max() <= 3 and (res.mask > 0).mean() < 0.002
+
+
+# ---- the reference task's own photographs ------------------------------------------
+
+
+def test_challenge_mount_fields_are_found_and_never_exported(shared_data, kmeans):
+    cfg, seg = kmeans
+    folder = shared_data / "challenge" / "images"
+    for name in WITH_MOUNT + ROCK_ONLY:
+        rgb, full = read_for_segmentation(folder / f"{name}.png", cfg)
+        res = segment(rgb, seg, cfg, name, full)
+        if name in WITH_MOUNT:
+            assert 0.1 < res.mount_share < 0.8, (name, res.mount_share)
+        else:
+            assert res.mount_share < 0.02, (name, res.mount_share)
+        mount = resize_nearest(res.region, res.mask.shape) == MOUNT
+        assert not (res.mask[mount] > 0).any(), name
+        assert res.mask.max() < 60, (name, res.mask.max())  # texture and specks are not hundreds of blobs
+
+
+def test_challenge_examples_reach_their_floor(shared_data, kmeans):
+    """The three published example labels, scored recall-style (they are partial). The
+    floors sit a little under today's figures (README): a regression of the scene model
+    or the blob decision fails here."""
+    cfg, seg = kmeans
+    folder = shared_data / "challenge" / "examples"
+    floors = {"image1": 0.55, "image2": 0.45, "image3": 0.45}
+    pooled = []
+    for name, floor in floors.items():
+        rgb, full = read_for_segmentation(folder / f"{name}.jpg", cfg)
+        res = segment(rgb, seg, cfg, name, full)
+        best, _ = best_iou_per_blob(np.load(folder / f"{name}_mask.npy"), res.mask)
+        assert best.mean() >= floor, (name, best.mean())
+        pooled.append(best)
+        if name == "image2":  # three shiny grey bodies: a plausible count, not 174
+            assert res.mask.max() <= 3 * 3 * 4, res.mask.max()
+    assert np.concatenate(pooled).mean() >= 0.48
+
+
+def test_image3_blob_majority_is_not_taken_for_matrix(shared_data, kmeans):
+    cfg, seg = kmeans
+    path = shared_data / "challenge" / "examples" / "image3.jpg"
+    res = segment(load_image(path), seg, cfg, "image3")
+    assert (res.mask > 0).mean() > 0.55  # the packed black grains (78 % labelled) are blobs
+    assert res.mask.max() > 60  # and they are split
