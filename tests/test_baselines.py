@@ -55,10 +55,11 @@ def test_same_seed_same_labels(synthetic_dir, method):
     b = build_segmenter(cfg).predict(sample)
     assert a.shape == sample.features.shape[:2] and a.dtype == np.int64
     assert np.array_equal(a, b)
-    # clusters are numbered by increasing lightness
+    # clusters are numbered by increasing lightness (of the fitting sample: on the whole
+    # image two clusters of nearly equal lightness may swap by a fraction of an L unit)
     L = sample.features[..., 0].numpy()
-    means = [L[a == c].mean() for c in np.unique(a)]
-    assert means == sorted(means)
+    means = np.array([L[a == c].mean() for c in np.unique(a)])
+    assert np.all(np.diff(means) > -0.01), means
 
 
 @pytest.mark.parametrize("method", ["kmeans", "gmm"])

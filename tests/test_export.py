@@ -50,7 +50,12 @@ def test_contract_names_shapes_dtype_tables_zip(tmp_path, synthetic_dir):
         assert mask.max() >= 1
     with open(out / "blobs.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert set(rows[0]) == {"image", "blob_id", "cluster", "area_px", "centroid_row", "centroid_col", "light"}
+    assert set(rows[0]) == {"image", "blob_id", "cluster", "class", "area_px", "centroid_row", "centroid_col", "light"}
+    assert {r["class"] for r in rows} <= {"fluorescent", "opaque_dark", "shiny_grey"}
+    assert {r["class"] for r in rows if r["light"] == "uv"} == {"fluorescent"}
+    with open(out / "images.csv", newline="") as fh:
+        images = list(csv.DictReader(fh))
+    assert all(0.0 <= float(r["mount_share"]) < 1.0 for r in images)
     first = [r for r in rows if r["image"] == "synth_000_uv"]
     mask = np.load(out / "synth_000_uv_mask.npy")
     assert len(first) == mask.max()
