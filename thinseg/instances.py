@@ -272,13 +272,16 @@ def _distance_markers(fg: np.ndarray, cfg) -> np.ndarray:
     return markers.astype(np.int32)
 
 
-def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: float = 0.0) -> np.ndarray:
+def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: float = 0.0,
+                 max_step: float = np.inf) -> np.ndarray:
     """Merge touching instances whose shared boundary is no contrast valley and no neck.
 
     Two 4-neighbouring pieces a, b merge when the mean over their boundary pairs of
     min(contrast) is >= ``ratio`` x min(median contrast of a, of b), and their shared
     boundary is at least ``min_neck`` x the equivalent diameter of the smaller piece
-    (two bodies touching at a narrow neck stay apart). Returns (h, w) int32 consecutive ids."""
+    (two bodies touching at a narrow neck stay apart), and their median contrasts differ by
+    at most ``max_step`` x the larger (two bodies of different colour stay apart).
+    Returns (h, w) int32 consecutive ids."""
     ids = relabel_sequential(ids.astype(np.int32))[0]
     n = int(ids.max())
     if n < 2 or ratio <= 0:
@@ -308,7 +311,8 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
 
     for pair, bm, ln in sorted(zip(pairs.tolist(), boundary.tolist(), length.tolist()), key=lambda t: -t[1]):
         a, b = divmod(pair, n + 1)
-        if bm >= ratio * min(inner[a], inner[b]) and ln >= min_neck * min(diameter[a], diameter[b]):
+        if (bm >= ratio * min(inner[a], inner[b]) and ln >= min_neck * min(diameter[a], diameter[b])
+                and abs(inner[a] - inner[b]) <= max_step * max(abs(inner[a]), abs(inner[b]))):
             ra, rb = root(a), root(b)
             if ra != rb:
                 parent[max(ra, rb)] = min(ra, rb)
@@ -338,7 +342,7 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg) -> np.ndarray:
     if orphans.any():
         extra, _ = ndi.label(orphans)
         ids = np.where(orphans, extra + ids.max(), ids)
-    ids = merge_pieces(ids, contrast, float(cfg.merge_ratio), float(cfg.merge_min_neck))
+    ids = merge_pieces(ids, contrast, float(cfg.merge_ratio), float(cfg.merge_min_neck), float(cfg.merge_max_step))
     sizes = np.bincount(ids.ravel())
     ids[sizes[ids] < min_area_px(fg.shape, cfg)] = 0  # watershed slivers
     return relabel_sequential(ids.astype(np.int32))[0]
