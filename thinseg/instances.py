@@ -43,8 +43,9 @@ mount (``thinseg.scene``).
    the half-width). A watershed on the contrast grows them over the blob mask, so
    touching grains part along their lighter seam. Neighbouring pieces whose shared
    boundary is no valley (mean contrast there >= ``merge_ratio`` x the weaker piece's
-   median) and no neck (at least ``merge_min_neck`` x the smaller piece's equivalent
-   diameter long) are merged again, so a lens with internal texture stays one id while
+   median), no neck (at least ``merge_min_neck`` x the smaller piece's equivalent
+   diameter long), no step (median contrasts within ``merge_max_step``) and no colour
+   change (mean Lab within ``merge_max_dE``) are merged again, so a lens with internal texture stays one id while
    two bodies touching at a narrow neck stay two.
    Instances are then grown by ``expand`` px into the matrix (the outline of a body
    lies at its outer edge, below the growth threshold).
@@ -273,14 +274,15 @@ def _distance_markers(fg: np.ndarray, cfg) -> np.ndarray:
 
 
 def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: float = 0.0,
-                 max_step: float = np.inf) -> np.ndarray:
+                 max_step: float = np.inf, lab: np.ndarray | None = None, max_dE: float = np.inf) -> np.ndarray:
     """Merge touching instances whose shared boundary is no contrast valley and no neck.
 
     Two 4-neighbouring pieces a, b merge when the mean over their boundary pairs of
     min(contrast) is >= ``ratio`` x min(median contrast of a, of b), and their shared
     boundary is at least ``min_neck`` x the equivalent diameter of the smaller piece
     (two bodies touching at a narrow neck stay apart), and their median contrasts differ by
-    at most ``max_step`` x the larger (two bodies of different colour stay apart).
+    at most ``max_step`` x the larger, and (with ``lab``, (h, w, 3) Lab) their mean colours
+    lie within ``max_dE`` of each other (two bodies of different colour stay apart).
     Returns (h, w) int32 consecutive ids."""
     ids = relabel_sequential(ids.astype(np.int32))[0]
     n = int(ids.max())
@@ -299,7 +301,10 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
     pairs, inv = np.unique(key, return_inverse=True)
     length = np.bincount(inv).astype(float)
     boundary = np.bincount(inv, weights=val) / length
-    diameter = 2.0 * np.sqrt(np.bincount(ids.ravel(), minlength=n + 1) / np.pi)
+    area = np.bincount(ids.ravel(), minlength=n + 1)
+    diameter = 2.0 * np.sqrt(area / np.pi)
+    colour = (np.stack([np.bincount(ids.ravel(), weights=lab[..., c].ravel(), minlength=n + 1) for c in range(3)], 1)
+              / np.maximum(area, 1)[:, None]) if lab is not None else np.zeros((n + 1, 3))
     inner = _label_median(contrast, ids, n)
     parent = np.arange(n + 1)
 
@@ -312,7 +317,8 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
     for pair, bm, ln in sorted(zip(pairs.tolist(), boundary.tolist(), length.tolist()), key=lambda t: -t[1]):
         a, b = divmod(pair, n + 1)
         if (bm >= ratio * min(inner[a], inner[b]) and ln >= min_neck * min(diameter[a], diameter[b])
-                and abs(inner[a] - inner[b]) <= max_step * max(abs(inner[a]), abs(inner[b]))):
+                and abs(inner[a] - inner[b]) <= max_step * max(abs(inner[a]), abs(inner[b]))
+                and np.linalg.norm(colour[a] - colour[b]) <= max_dE):
             ra, rb = root(a), root(b)
             if ra != rb:
                 parent[max(ra, rb)] = min(ra, rb)
@@ -320,8 +326,9 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
     return relabel_sequential(lut[ids].astype(np.int32))[0]
 
 
-def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg) -> np.ndarray:
-    """(h, w) int32 instance ids 1..N of a bool blob mask (module docstring, step 4)."""
+def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg, lab: np.ndarray | None = None) -> np.ndarray:
+    """(h, w) int32 instance ids 1..N of a bool blob mask (module docstring, step 4).
+    ``lab``: (h, w, 3) Lab, to keep touching bodies of different colour apart."""
     if not fg.any():
         return np.zeros(fg.shape, np.int32)
     if not cfg.split:
@@ -342,7 +349,8 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg) -> np.ndarray:
     if orphans.any():
         extra, _ = ndi.label(orphans)
         ids = np.where(orphans, extra + ids.max(), ids)
-    ids = merge_pieces(ids, contrast, float(cfg.merge_ratio), float(cfg.merge_min_neck), float(cfg.merge_max_step))
+    ids = merge_pieces(ids, contrast, float(cfg.merge_ratio), float(cfg.merge_min_neck), float(cfg.merge_max_step),
+                       lab, float(cfg.merge_max_dE))
     sizes = np.bincount(ids.ravel())
     ids[sizes[ids] < min_area_px(fg.shape, cfg)] = 0  # watershed slivers
     return relabel_sequential(ids.astype(np.int32))[0]
@@ -428,7 +436,7 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
     decision = choose_foreground(labels, contrast, rock, cfg)
     allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
     fg = blob_mask(contrast, region, allowed, cfg)
-    ids = filter_shapes(split_instances(fg, contrast, cfg), contrast, region, cfg)
+    ids = filter_shapes(split_instances(fg, contrast, cfg, lab), contrast, region, cfg)
     if cfg.expand > 0:  # outlines drawn at the body's outer edge, not at the seed threshold
         ids = np.where(rock, expand_labels(ids, float(cfg.expand)), 0).astype(np.int32)
     clusters = blob_clusters(ids, labels)
