@@ -77,8 +77,9 @@ def test_cluster_gate_keeps_only_contrasted_clusters(icfg):
     labels[5:15, 5:15] = 1
     labels[25:35, 25:35] = 2
     contrast = np.where(labels == 1, 2.0, np.where(labels == 2, 0.2, 0.0)).astype(np.float32)
-    dec = choose_foreground(labels, contrast, np.ones_like(contrast, bool), icfg)
+    dec = choose_foreground(labels, contrast, np.ones_like(contrast, bool), icfg, "plain")
     assert dec.blob_clusters.tolist() == [False, True, False]
+    assert choose_foreground(labels, contrast, np.ones_like(contrast, bool), icfg, "uv").blob_clusters.all()
     assert dec.cluster_contrast[1] == pytest.approx(2.0)
 
 

@@ -27,8 +27,10 @@ mount (``thinseg.scene``).
      matrix; the larger of the two plain contrasts counts, and it names the class.
 2. **Which clusters may hold blobs** (``choose_foreground``): a cluster is a blob
    cluster when the median contrast of its rock pixels is at least ``cluster_gate``
-   (0 switches the gate off). So a method's grouping matters: pixels of a matrix
-   cluster are never blob pixels, however contrasted locally.
+   of the light type (0 switches the gate off). So a method's grouping matters:
+   pixels of a matrix cluster are never blob pixels, however contrasted locally. Under
+   UV the gate is off by default: fluorescent specks a few pixels across never get a
+   cluster of their own, and the gate dropped them (0tkcnf, 0pe3b9).
 3. **Blob mask** (``blob_mask``): seeds = rock pixels of blob clusters with contrast
    >= 1, away from the mount by ``halo`` x the long side (the chip's shadowed edge);
    they grow (hysteresis) into connected rock pixels of blob clusters with contrast
@@ -152,11 +154,12 @@ class BlobDecision:
     counts: np.ndarray  # (K,) int64 pixels per cluster
 
 
-def choose_foreground(labels: np.ndarray, contrast: np.ndarray, rock: np.ndarray, cfg) -> BlobDecision:
+def choose_foreground(labels: np.ndarray, contrast: np.ndarray, rock: np.ndarray, cfg, light: str = "plain") -> BlobDecision:
     """Blob clusters of one image (module docstring, step 2).
 
     Args: labels: (h, w) int cluster ids 0..K-1; contrast: (h, w) float32 from
-    ``blob_contrast``; rock: (h, w) bool; cfg: the ``instances`` node."""
+    ``blob_contrast``; rock: (h, w) bool; cfg: the ``instances`` node; light: ``uv``
+    or ``plain`` (the gate is set per light type)."""
     k = int(labels.max()) + 1 if labels.size else 0
     counts = np.bincount(labels.ravel(), minlength=k)
     med = np.full(k, np.nan)
@@ -170,7 +173,7 @@ def choose_foreground(labels: np.ndarray, contrast: np.ndarray, rock: np.ndarray
         for i in range(k):
             if ends[i] > starts[i]:
                 med[i] = float(np.median(c_sorted[starts[i]:ends[i]]))
-    gate = float(cfg.cluster_gate)
+    gate = float(cfg.cluster_gate[light])
     blob = np.ones(k, bool) if gate <= 0 else np.nan_to_num(med, nan=-np.inf) >= gate
     return BlobDecision(blob, med, counts)
 
@@ -433,7 +436,7 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
     """
     rock = region != MOUNT
     contrast, kind = blob_contrast(lab, light, rock, cfg)
-    decision = choose_foreground(labels, contrast, rock, cfg)
+    decision = choose_foreground(labels, contrast, rock, cfg, light)
     allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
     fg = blob_mask(contrast, region, allowed, cfg)
     ids = filter_shapes(split_instances(fg, contrast, cfg, lab), contrast, region, cfg)
