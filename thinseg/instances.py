@@ -14,7 +14,8 @@ mount (``thinseg.scene``).
      saturated yellow / green / orange); reference = percentile ``uv_ref_q`` (the
      matrix is the dimmer majority); contrast = (score - reference) / ``uv_contrast``.
      Where a mount field was found, pixels within ``uv_epoxy_dE`` of its colour are
-     epoxy (filling cracks), never blobs;
+     epoxy (filling cracks), never blobs; nor are pixels of chroma below
+     ``uv_min_chroma`` (white or grey: the scale bar's label, glare);
    The local reference never exceeds the same percentile over the whole rock by more
    than ``ref_tolerance`` contrast units (uneven light is followed, a dark or bright
    field filling a block is not taken for its matrix).
@@ -126,6 +127,9 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[n
         score = L + cfg.uv_chroma_weight * np.hypot(a, b)
         ref = _bounded_reference(score, rock, cfg.uv_ref_q, block, cfg.ref_tolerance * cfg.uv_contrast)
         c = (score - ref) / cfg.uv_contrast
+        # fluorescence behind a barrier filter is saturated: grey / white pixels are
+        # annotations (the scale bar's label) or glare, never blobs
+        c = np.where(np.hypot(a, b) < cfg.uv_min_chroma, np.minimum(c, 0.0), c)
         if cfg.uv_epoxy_dE > 0 and (~rock).any():  # mounting epoxy in cracks looks like the mount field
             ctx = ndi.gaussian_filter(lab, (2, 2, 0))
             epoxy = np.sqrt(((ctx - ctx[~rock].mean(0)) ** 2).sum(-1)) < cfg.uv_epoxy_dE
