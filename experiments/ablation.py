@@ -38,7 +38,7 @@ from omegaconf import OmegaConf
 from eval.metrics import agreement
 from eval.selection import choose, regret, write_selection
 from thinseg.atomic import write_text
-from thinseg.config import ConfigError, load_config
+from experiments.config import ConfigError, load_config
 
 AGREEMENT_SAMPLE = 20000
 TABLE_COLUMNS = (("silhouette", "silhouette"), ("davies_bouldin", "DB"), ("agreement", "agreement"),

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from eval.score import score_run, write_scores
 from thinseg.atomic import write_text
-from thinseg.config import load_config
-from thinseg.export import export_folder
+from experiments.config import load_config
+from experiments.export import export_folder
 from thinseg.synthetic import write_synthetic_set
 
 COLUMNS = (("mean_best_iou", "mean best IoU"), ("recall50", "recall@0.5"), ("pooled_best_iou", "IoU (blobs pooled)"),

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from eval.score import format_table, score_run
-from thinseg.config import config_from_cli
-from thinseg.export import export_folder, mask_path
+from experiments.config import config_from_cli
+from experiments.export import export_folder, mask_path
 from thinseg.imageio import list_images, load_image
 from thinseg.overview import save_overview
 from thinseg.synthetic import write_synthetic_set

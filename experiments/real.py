@@ -29,7 +29,7 @@ import numpy as np
 
 from eval.metrics import best_iou_per_blob
 from thinseg.atomic import write_text
-from thinseg.config import load_config
+from experiments.config import load_config
 from thinseg.device import resolve_device
 from thinseg.imageio import list_images
 from thinseg.overview import save_contact_sheet

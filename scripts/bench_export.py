@@ -29,7 +29,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from thinseg.export import STAGES  # noqa: E402
+from experiments.export import STAGES  # noqa: E402
 from thinseg.imageio import list_images  # noqa: E402
 from thinseg.synthetic import write_synthetic_set  # noqa: E402
 
@@ -74,7 +74,7 @@ def run_export(images: Path, out: Path, overrides: list[str]) -> tuple[float, fl
     """(wall seconds, peak RSS MiB, exit code) of one export process. Peak RSS: the
     largest of the kernel's peak for the process (os.wait4) and the summed RSS of its
     process tree sampled every 0.1 s (so dask worker processes count)."""
-    cmd = [sys.executable, "-m", "thinseg.export", str(images), str(out), "export.progress=false", *overrides]
+    cmd = [sys.executable, "-m", "experiments.export", str(images), str(out), "export.progress=false", *overrides]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     tree, peak, stop = psutil.Process(proc.pid), [0], threading.Event()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from eval.metrics import truth_scores
-from thinseg.config import load_config
+from experiments.config import load_config
 from thinseg.imageio import list_images, load_image
 from thinseg.pipeline import prepare, segment
 from thinseg.segmenter import available_methods, build_segmenter

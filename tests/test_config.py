@@ -1,6 +1,6 @@
 import pytest
 
-from thinseg.config import ConfigError, load_config, valid_keys
+from experiments.config import ConfigError, load_config, valid_keys
 
 
 def test_defaults_and_overrides():

@@ -6,8 +6,8 @@ from eval.metrics import truth_scores
 from research.dfc.loss import continuity_loss, dfc_loss, should_stop, similarity_loss
 from research.dfc.model import DFCNet
 from research.dfc.train import optimise_single
-from thinseg.config import load_config
-from thinseg.export import export_folder
+from experiments.config import load_config
+from experiments.export import export_folder
 from thinseg.imageio import list_images, load_image
 from thinseg.pipeline import prepare
 from thinseg.segmenter import build_segmenter

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from thinseg.config import load_config
-from thinseg.export import export_folder, main, validate_mask
+from experiments.config import load_config
+from experiments.export import export_folder, main, validate_mask
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -133,7 +133,7 @@ def test_killed_run_leaves_no_half_files_and_resumes_identically(tmp_path, synth
     export_folder(src, ref, _cfg())
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "thinseg.export", str(src), str(out), "method=kmeans", "export.progress=false"],
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.export", str(src), str(out), "method=kmeans", "export.progress=false"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / ".parts").glob("*.json"))) < 2:  # two images done

@@ -3,7 +3,7 @@ import json
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments.run import run
-from thinseg.config import load_config
+from experiments.config import load_config
 
 
 def _tags(run_dir):

@@ -41,7 +41,7 @@ def test_regret_and_the_stored_choice(tmp_path):
 
 
 def test_export_without_method_uses_the_selection(tmp_path, synthetic_dir, capsys):
-    from thinseg.export import main
+    from experiments.export import main
 
     src = tmp_path / "in"
     src.mkdir()

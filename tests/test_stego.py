@@ -6,8 +6,8 @@ from eval.metrics import truth_scores
 from research.stego.backbones import ViTBackbone, WeightsError, load_vit_weights
 from research.stego.loss import centred_feature_correlation, correlation, correlation_loss
 from research.stego.train import knn_table
-from thinseg.config import load_config
-from thinseg.export import export_folder
+from experiments.config import load_config
+from experiments.export import export_folder
 
 TINY = ["stego.ssl.steps=30", "stego.ssl.batch_size=8", "stego.steps=60", "stego.crop=96", "stego.views=1",
         "stego.ssl.dim=32", "export.progress=false"]
@@ -99,7 +99,7 @@ def test_wrong_or_missing_weights_give_a_clear_error(tmp_path):
 
 
 def test_export_needs_weights_for_a_vit_backbone(tmp_path, synthetic_dir):
-    from thinseg.export import main
+    from experiments.export import main
 
     code = main([str(synthetic_dir), str(tmp_path / "out"), "method=stego", "stego.backbone=dino_vits8",
                  "export.progress=false"])

@@ -10,12 +10,16 @@ instance post-processing and writing are shared. In the spirit of scikit-learn::
     seg.save(path); seg = type(seg).load(path, cfg)
 
 Adding a method is one module decorated with ``@register("name")`` plus one YAML
-file under ``experiments/configs/methods/``.
+file ``configs/methods/NAME.yaml`` in its package (``baselines/``, ``research/``).
+The registry is filled by importing those modules; the core never names them
+(``experiments.config.discover_methods`` walks the method packages).
 """
 from __future__ import annotations
 
-import importlib
 import random
+import sys
+import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -23,7 +27,6 @@ import numpy as np
 import torch
 
 _REGISTRY: dict[str, type["Segmenter"]] = {}
-PLUGIN_PACKAGES = ("baselines", "research")
 
 
 @dataclass
@@ -89,6 +92,34 @@ class Segmenter:
     def load(cls, path, cfg, device="cpu") -> "Segmenter":
         raise NotImplementedError(f"{cls.name} has no checkpoint")
 
+    def ready(self, samples: Callable[[], Iterable[WorkingImage]], save_to=None, reuse: bool = True,
+              save_always: bool = False) -> tuple["Segmenter", float]:
+        """The fit policy, the same for every method (export and experiment runs):
+
+        1. ``METHOD.checkpoint`` set: load that checkpoint;
+        2. ``save_to`` exists and ``reuse``: load it (a resumed export);
+        3. ``needs_fit``: fit on ``samples()`` (a fresh stream), save to ``save_to``;
+        4. otherwise (a per-image method): as it is (saved when ``save_always``).
+
+        Returns (the segmenter to predict with, seconds spent fitting)."""
+        given = self.params.get("checkpoint") if hasattr(self.params, "get") else None
+        own = Path(save_to) if save_to is not None else None
+        path = Path(given) if given else (own if own is not None and reuse and own.exists() else None)
+        if path is not None:
+            print(f"[{self.name}] loading checkpoint {path}", file=sys.stderr)
+            return type(self).load(path, self.cfg, self.device), 0.0
+        if not self.needs_fit:
+            if save_always and own is not None:
+                self.save(own)
+            return self, 0.0
+        t0 = time.perf_counter()
+        self.fit(samples())
+        seconds = time.perf_counter() - t0
+        if own is not None:
+            self.save(own)
+        print(f"[{self.name}] fitted in {seconds:.1f} s" + (f"; checkpoint {own}" if own else ""), file=sys.stderr)
+        return self, seconds
+
 
 def register(name: str) -> Callable[[type[Segmenter]], type[Segmenter]]:
     """Class decorator: make a segmenter selectable as ``method=name``."""
@@ -103,24 +134,20 @@ def register(name: str) -> Callable[[type[Segmenter]], type[Segmenter]]:
     return deco
 
 
-def _import_plugins() -> None:
-    for pkg in PLUGIN_PACKAGES:
-        try:
-            importlib.import_module(pkg)
-        except ModuleNotFoundError as exc:
-            if exc.name != pkg:
-                raise
-
-
 def available_methods() -> list[str]:
-    """Names accepted by ``method=``."""
-    _import_plugins()
+    """Names of the registered methods (those whose modules have been imported)."""
     return sorted(_REGISTRY)
 
 
+def method_class(name: str) -> type[Segmenter]:
+    """The registered class of ``method=name``."""
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown method {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
 def build_segmenter(cfg, device: torch.device | str = "cpu") -> Segmenter:
-    """Instantiate the segmenter named by ``cfg.method``."""
-    _import_plugins()
+    """Instantiate the segmenter named by ``cfg.method`` (its module must be imported)."""
     if cfg.method not in _REGISTRY:
         raise KeyError(f"unknown method {cfg.method!r}; available: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[cfg.method](cfg, device)

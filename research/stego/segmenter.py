@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
+from research.dfc.segmenter import DFCSegmenter
 from thinseg.segmenter import Segmenter, WorkingImage, register, reservoir_images
 
 from .backbones import VIT_ARCHS, ViTBackbone, WithSharedFeatures, build_backbone
@@ -61,8 +62,6 @@ class StegoSegmenter(Segmenter):
             self.history["ssl"] = pretrain_ssl(bb, images, p.ssl, seed, self.device, self._logger("ssl"), progress)
             self.timing["ssl_s"] = time.perf_counter() - t0
         elif p.backbone == "dfc":
-            from research.dfc.segmenter import DFCSegmenter
-
             if p.dfc_checkpoint:
                 dfc = DFCSegmenter.load(p.dfc_checkpoint, self.cfg, self.device)
             else:
