@@ -9,15 +9,8 @@ from typing import Iterable
 
 import numpy as np
 
+from thinseg.sampling import sample_rows
 from thinseg.segmenter import Segmenter, WorkingImage
-
-
-def sample_rows(x: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Up to ``n`` rows of (N, C) ``x`` drawn without replacement with a fixed seed."""
-    if x.shape[0] <= n:
-        return x
-    idx = np.random.default_rng(seed).choice(x.shape[0], size=n, replace=False)
-    return x[np.sort(idx)]
 
 
 def flat_features(sample: WorkingImage) -> np.ndarray:

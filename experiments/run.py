@@ -28,7 +28,7 @@ from thinseg.imageio import list_images, load_image
 from thinseg.overview import save_overview
 from thinseg.pipeline import prepared_images
 from thinseg.segmenter import build_segmenter
-from thinseg.synthetic import write_synthetic_set
+from thinseg.synthetic import runner_set
 
 
 def run(cfg) -> Path:
@@ -38,7 +38,7 @@ def run(cfg) -> Path:
     root = Path(cfg.run.root)
     data = Path(cfg.data.dir) if cfg.data.dir else root / "data_synthetic"
     if not cfg.data.dir:
-        write_synthetic_set(data, n_images=12, seed=int(cfg.seed))
+        runner_set(data, "run", seed=int(cfg.seed))
     name = cfg.run.name or f"{cfg.method}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = root / name
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -58,7 +58,7 @@ def prepare(rgb: np.ndarray, cfg, device: torch.device | str = "cpu", name: str 
             full_shape: tuple[int, int] | None = None) -> WorkingImage:
     """(H, W, 3) float32 RGB in [0, 1] -> :class:`WorkingImage` (working-size pixels,
     features and light type). ``full_shape``: stored (H, W) when ``rgb`` was decoded reduced."""
-    light = cfg.light.force or classify_light(rgb, cfg.light.threshold)
+    light = cfg.light.force or classify_light(rgb, cfg.light.threshold, cfg.light.min_value, cfg.light.max_pixels)
     with torch.no_grad():
         image = to_working_tensor(rgb, cfg.features.max_side, device, full_shape)
         feats = pixel_features(image, cfg.features)

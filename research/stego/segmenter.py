@@ -86,14 +86,15 @@ class StegoSegmenter(Segmenter):
             raise ValueError("stego fit needs at least one readable image")
         self.backbone = self._backbone_for(backbone, images)
         t0 = time.perf_counter()
-        crops = five_crops(images, int(p.crop), int(p.views), seed)
+        crops = five_crops(images, int(p.crop), int(p.views), seed, tuple(p.jitter))
         feats = cache_features(self.backbone, crops, self.device, int(p.feature_batch), progress)
         del crops
         knn = knn_table(feats, int(p.knn))
         self.timing["features_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         self.head, self.history["head"] = train_head(feats, knn, p, seed, self.device, self._logger("head"), progress)
-        self.centroids = torch.from_numpy(fit_probe(codes_of(self.head, feats, self.device), int(p.k), seed))
+        self.centroids = torch.from_numpy(fit_probe(codes_of(self.head, feats, self.device), int(p.k), seed,
+                                                        int(p.probe.sample_size), int(p.probe.niter), int(p.probe.nredo)))
         self.timing["head_s"] = time.perf_counter() - t0
         return self
 
