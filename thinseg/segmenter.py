@@ -48,10 +48,15 @@ def reservoir_images(samples: Iterable[WorkingImage], cap: int, seed: int) -> li
     (a uniform sample of a folder of any size, one pass, bounded memory).
 
     Returns a list of (3, h, w) uint8 CPU tensors."""
+    return reservoir((((s.image[0].detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)) for s in samples), cap, seed)
+
+
+def reservoir(items: Iterable, cap: int, seed: int) -> list:
+    """At most ``cap`` items of a stream, a uniform sample drawn with ``seed`` in one pass
+    (the stream's order while it holds no more than ``cap``)."""
     rng = random.Random(int(seed))
-    keep: list[torch.Tensor] = []
-    for i, s in enumerate(samples):
-        im = (s.image[0].detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+    keep: list = []
+    for i, im in enumerate(items):
         if len(keep) < cap:
             keep.append(im)
         else:

@@ -45,7 +45,10 @@ class DFCSegmenter(Segmenter):
         reservoir-style with the seed) images; per_image mode: no-op."""
         if self.params.mode != "dataset":
             return self
-        keep = reservoir_images(samples, int(self.params.train.max_images), int(self.cfg.seed))
+        return self.fit_images(reservoir_images(samples, int(self.params.train.max_images), int(self.cfg.seed)))
+
+    def fit_images(self, keep: list[torch.Tensor]) -> "DFCSegmenter":
+        """Dataset mode on working images already in memory: (3, h, w) uint8 tensors."""
         if not keep:
             raise ValueError("dfc fit needs at least one image")
         self._probe = keep[0]

@@ -21,12 +21,15 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from research.dfc.segmenter import DFCSegmenter
-from thinseg.segmenter import Segmenter, WorkingImage, register, reservoir_images
+from thinseg.segmenter import Segmenter, WorkingImage, register, reservoir, reservoir_images
 
 from .backbones import VIT_ARCHS, ViTBackbone, WithSharedFeatures, build_backbone
 from .head import SegmentationHead
 from .ssl import pretrain_ssl
 from .train import cache_features, codes_of, fit_probe, five_crops, knn_table, train_head
+
+
+DFC_ARCH = ("input", "channels", "n_classes", "n_blocks")  # dfc.* keys that shape a dfc backbone
 
 
 @register("stego")
@@ -69,7 +72,7 @@ class StegoSegmenter(Segmenter):
                 dfc_cfg = self.cfg.copy()
                 OmegaConf.update(dfc_cfg, "dfc.mode", "dataset")
                 dfc = DFCSegmenter(dfc_cfg, self.device)
-                dfc.fit(WorkingImage(image=im[None].float() / 255.0, features=None, light="") for im in images)
+                dfc.fit_images(reservoir(images, int(dfc.params.train.max_images), int(dfc.cfg.seed)))
                 self.timing["dfc_s"] = time.perf_counter() - t0
             bb.blocks.load_state_dict(dfc.net.body[:-2].state_dict())
         if float(p.shared_features) > 0:
@@ -123,7 +126,10 @@ class StegoSegmenter(Segmenter):
         torch.save({"method": "stego", "backbone": self.params.backbone, "backbone_state": self.backbone.state_dict(),
                     "head": self.head.state_dict(), "head_dims": (self.head.linear.in_channels, self.head.linear.out_channels),
                     "centroids": self.centroids, "params": OmegaConf.to_container(self.params, resolve=True),
-                    "timing": self.timing}, Path(path))
+                    "timing": self.timing,
+                    # backbone=dfc: the DFC network's shape lives under dfc.*, so it travels too
+                    "dfc_arch": {k: self.cfg.dfc[k] for k in DFC_ARCH} if self.params.backbone == "dfc" else None},
+                   Path(path))
 
     @classmethod
     def load(cls, path, cfg, device="cpu") -> "StegoSegmenter":
@@ -133,6 +139,8 @@ class StegoSegmenter(Segmenter):
         cfg = cfg.copy()
         for key in ("backbone", "code_dim", "shared_features"):  # architecture from the checkpoint
             OmegaConf.update(cfg, f"stego.{key}", state["params"][key])
+        for key, value in (state.get("dfc_arch") or {}).items():
+            OmegaConf.update(cfg, f"dfc.{key}", value)
         seg = cls(cfg, device)
         p = seg.params
         name = state["backbone"]
