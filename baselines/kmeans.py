@@ -55,7 +55,7 @@ class KMeansSegmenter(PixelClusterer):
     def _fit(self, x: np.ndarray, k: int) -> np.ndarray:
         """Returns (k, C) float32 centroids."""
         p = self.params
-        return faiss_kmeans(x, k, p.niter, p.nredo, p.spherical, self.cfg.seed)
+        return faiss_kmeans(x, k, p.niter, p.nredo, p.spherical, self.seed)
 
     def _assign(self, centroids: np.ndarray, x: np.ndarray) -> np.ndarray:
         return nearest_centroid(centroids, x, bool(self.params.spherical))
@@ -67,13 +67,13 @@ class KMeansSegmenter(PixelClusterer):
         return np.ascontiguousarray(centroids[order])
 
     def _choose_k(self, x: np.ndarray, ks: list[int]) -> int:
-        probe = sample_rows(x, int(self.params.auto_k_probe), self.cfg.seed + 1)
+        probe = sample_rows(x, int(self.params.auto_k_probe), self.seed + 1)
         best_k, best = ks[0], -np.inf
         for k in ks:
             labels = self._assign(self._fit(x, k), probe)
             if len(np.unique(labels)) < 2:
                 continue
-            score = silhouette_score(probe, labels, random_state=self.cfg.seed)
+            score = silhouette_score(probe, labels, random_state=self.seed)
             if score > best:
                 best_k, best = k, score
         return best_k

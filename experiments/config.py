@@ -60,6 +60,17 @@ def load_config(overrides: Sequence[str] = ()) -> DictConfig:
     return core.load_config(overrides, files, available_methods())
 
 
+def make_segmenter(method: str, *overrides: str, device: str = "cpu", **params):
+    """A segmenter in one line (a notebook, a test): its YAML defaults, then ``params``
+    for its own keys and ``overrides`` (``key=value``) for shared ones::
+
+        seg = make_segmenter("kmeans", k=6)
+        seg = make_segmenter("dfc", "features.max_side=256", mode="per_image")
+    """
+    own = [f"{method}.{k}={v}" for k, v in params.items()]
+    return build_segmenter(load_config([f"method={method}", *overrides, *own]), device)
+
+
 def config_from_cli(overrides: Sequence[str], quiet: bool = False) -> DictConfig | None:
     """``load_config`` for command-line entry points: a bad override is printed on
     stderr as ``error: ...`` (unless ``quiet``) and None is returned (exit status 2)."""

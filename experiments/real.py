@@ -54,11 +54,8 @@ def segment_folder(paths: list[Path], cfg, desc: str) -> list[dict]:
 
     device = resolve_device(cfg.device)
     seg = build_segmenter(cfg, device)
-    fit_s = 0.0
-    if seg.needs_fit:
-        t0 = time.perf_counter()
-        seg.fit(prepared_images(paths, cfg, device, f"fit {cfg.method} on {desc}"))
-        fit_s = time.perf_counter() - t0
+    seg, fit_s = seg.ready(lambda: prepared_images(paths, cfg, device, f"fit {cfg.method} on {desc}"),
+                           progress=bool(cfg.export.progress))
     out = []
     for p in tqdm(paths, desc=f"{cfg.method} {desc}", unit="img", file=sys.stderr):
         rgb, full = read_for_segmentation(p, cfg)

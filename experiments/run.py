@@ -31,6 +31,20 @@ from thinseg.segmenter import build_segmenter
 from thinseg.synthetic import runner_set
 
 
+class TensorBoardLog:
+    """``thinseg.segmenter.Log`` on a TensorBoard SummaryWriter: a method's training curves
+    and pictures under ``RUN/tb``."""
+
+    def __init__(self, writer):
+        self.writer = writer
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        self.writer.add_scalar(tag, value, step)
+
+    def image(self, tag: str, image, step: int) -> None:
+        self.writer.add_image(tag, image, step, dataformats="HWC")
+
+
 def run(cfg) -> Path:
     """Fit, export and score one configuration; returns the run folder."""
     from torch.utils.tensorboard import SummaryWriter
@@ -47,10 +61,10 @@ def run(cfg) -> Path:
 
     images = list_images(data)
     segmenter = build_segmenter(cfg, resolve_device(cfg.device))
-    segmenter.writer = writer
     checkpoint = run_dir / f"model_{cfg.method}.ckpt"
     segmenter, train_seconds = segmenter.ready(lambda: prepared_images(images, cfg, segmenter.device),
-                                               save_to=checkpoint, reuse=False, save_always=True)
+                                               save_to=checkpoint, reuse=False, save_always=True,
+                                               log=TensorBoardLog(writer), progress=bool(cfg.export.progress))
     print(f"[run] fitted {cfg.method} on {len(images)} images in {train_seconds:.1f} s; checkpoint {checkpoint}")
 
     export_cfg = cfg.copy()

@@ -30,7 +30,7 @@ class LightSplit(Segmenter):
     def needs_fit(self):
         return self.threshold is None
 
-    def fit(self, samples):
+    def fit(self, samples, log=None, progress=False):
         values = np.concatenate([s.features[..., 0].cpu().numpy().ravel() for s in samples])
         self.threshold = float(np.quantile(values, float(self.params.quantile)))
         return self

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 import numpy as np
 import torch
@@ -66,18 +66,30 @@ def reservoir(items: Iterable, cap: int, seed: int) -> list:
     return keep
 
 
+class Log(Protocol):
+    """Where a method's training curves go (``fit(..., log=)``); experiments.run writes them to TensorBoard."""
+
+    def scalar(self, tag: str, value: float, step: int) -> None: ...
+
+    def image(self, tag: str, image: np.ndarray, step: int) -> None:  # (H, W, 3) float in [0, 1]
+        ...
+
+
 class Segmenter:
     """Base class: subclasses set ``name`` and implement ``predict``."""
 
     name = "base"
 
     def __init__(self, cfg, device: torch.device | str = "cpu"):
-        self.cfg = cfg  # the full config; the method's own node is cfg[self.name]
-        self.params = cfg[self.name]
+        self.params = cfg[self.name]  # the method's own hyper-parameters (its YAML node)
+        self.seed = int(cfg.seed)  # shared settings a method may need: seed, device, feature settings
+        self.features = cfg.features
         self.device = torch.device(device)
+        self.cfg = cfg  # kept for ``load`` (and for a method built on another's node: stego's dfc backbone)
 
-    def fit(self, samples: Iterable[WorkingImage]) -> "Segmenter":
-        """Learn from a collection of images (default: nothing to learn)."""
+    def fit(self, samples: Iterable[WorkingImage], log: "Log | None" = None, progress: bool = False) -> "Segmenter":
+        """Learn from a collection of images (default: nothing to learn). ``log``: where
+        training curves go (``Log``: TensorBoard in experiments.run), ``progress``: a bar on stderr."""
         return self
 
     def predict(self, sample: WorkingImage) -> np.ndarray:
@@ -98,7 +110,7 @@ class Segmenter:
         raise NotImplementedError(f"{cls.name} has no checkpoint")
 
     def ready(self, samples: Callable[[], Iterable[WorkingImage]], save_to=None, reuse: bool = True,
-              save_always: bool = False) -> tuple["Segmenter", float]:
+              save_always: bool = False, log: "Log | None" = None, progress: bool = False) -> tuple["Segmenter", float]:
         """The fit policy, the same for every method (export and experiment runs):
 
         1. ``METHOD.checkpoint`` set: load that checkpoint;
@@ -118,7 +130,7 @@ class Segmenter:
                 self.save(own)
             return self, 0.0
         t0 = time.perf_counter()
-        self.fit(samples())
+        self.fit(samples(), log=log, progress=progress)
         seconds = time.perf_counter() - t0
         if own is not None:
             self.save(own)

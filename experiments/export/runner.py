@@ -265,7 +265,7 @@ def export_folder(images_dir, out_dir, cfg, selection: dict | None = None) -> Ex
         desc = f"fit {cfg.method}" if cfg.export.progress else None
         segmenter, summary.fit_seconds = segmenter.ready(
             lambda: prepared_images(ok_images, cfg, segmenter.device, desc),
-            save_to=out_dir / f"model_{cfg.method}.ckpt", reuse=not cfg.export.overwrite)
+            save_to=out_dir / f"model_{cfg.method}.ckpt", reuse=not cfg.export.overwrite, progress=bool(cfg.export.progress))
         t_start = time.perf_counter()
         stage_totals = dict.fromkeys(STAGES, 0.0)
         for name, record, error in EXECUTORS[cfg.export.executor](todo, segmenter, cfg, out_dir):

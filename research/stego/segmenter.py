@@ -41,28 +41,23 @@ class StegoSegmenter(Segmenter):
         self.centroids: torch.Tensor | None = None  # (k, K) unit vectors
         self.history: dict = {}
         self.timing: dict = {}
-        self.writer = None  # TensorBoard SummaryWriter, set by the experiment runner
 
     @property
     def needs_fit(self) -> bool:
         return self.head is None
 
-    def __getstate__(self):  # pickled to dask workers without the TensorBoard writer
-        state = dict(self.__dict__)
-        state["writer"] = None
-        return state
-
-    def _logger(self, prefix: str):
-        if self.writer is None:
+    @staticmethod
+    def _logger(log, prefix: str):
+        if log is None:
             return None
-        return lambda step, rec: [self.writer.add_scalar(f"stego/{prefix}_{k}", v, step) for k, v in rec.items()]
+        return lambda step, rec: [log.scalar(f"stego/{prefix}_{k}", v, step) for k, v in rec.items()]
 
-    def _backbone_for(self, bb, images: list[torch.Tensor]):
+    def _backbone_for(self, bb, images: list[torch.Tensor], log=None, progress: bool = False):
         """Finish the backbone built by ``build_backbone``: pretrain (ssl) or load/train DFC; freeze."""
-        p, seed, progress = self.params, int(self.cfg.seed), bool(self.cfg.export.progress)
+        p, seed = self.params, int(self.seed)
         if p.backbone == "ssl":
             t0 = time.perf_counter()
-            self.history["ssl"] = pretrain_ssl(bb, images, p.ssl, seed, self.device, self._logger("ssl"), progress)
+            self.history["ssl"] = pretrain_ssl(bb, images, p.ssl, seed, self.device, self._logger(log, "ssl"), progress)
             self.timing["ssl_s"] = time.perf_counter() - t0
         elif p.backbone == "dfc":
             if p.dfc_checkpoint:
@@ -72,22 +67,22 @@ class StegoSegmenter(Segmenter):
                 dfc_cfg = self.cfg.copy()
                 OmegaConf.update(dfc_cfg, "dfc.mode", "dataset")
                 dfc = DFCSegmenter(dfc_cfg, self.device)
-                dfc.fit_images(reservoir(images, int(dfc.params.train.max_images), int(dfc.cfg.seed)))
+                dfc.fit_images(reservoir(images, int(dfc.params.train.max_images), int(dfc.seed)), log, progress)
                 self.timing["dfc_s"] = time.perf_counter() - t0
             bb.blocks.load_state_dict(dfc.net.body[:-2].state_dict())
         if float(p.shared_features) > 0:
-            bb = WithSharedFeatures(bb, self.cfg.features, float(p.shared_features))
+            bb = WithSharedFeatures(bb, self.features, float(p.shared_features))
         for q in bb.parameters():
             q.requires_grad_(False)
         return bb.to(self.device).eval()
 
-    def fit(self, samples: Iterable[WorkingImage]) -> "StegoSegmenter":
-        p, seed, progress = self.params, int(self.cfg.seed), bool(self.cfg.export.progress)
+    def fit(self, samples: Iterable[WorkingImage], log=None, progress: bool = False) -> "StegoSegmenter":
+        p, seed = self.params, int(self.seed)
         backbone = build_backbone(p.backbone, p, self.cfg)  # fails fast on missing/wrong weights
         images = reservoir_images(samples, int(p.max_images), seed)
         if not images:
             raise ValueError("stego fit needs at least one readable image")
-        self.backbone = self._backbone_for(backbone, images)
+        self.backbone = self._backbone_for(backbone, images, log, progress)
         t0 = time.perf_counter()
         crops = five_crops(images, int(p.crop), int(p.views), seed, tuple(p.jitter))
         feats = cache_features(self.backbone, crops, self.device, int(p.feature_batch), progress)
@@ -95,7 +90,7 @@ class StegoSegmenter(Segmenter):
         knn = knn_table(feats, int(p.knn))
         self.timing["features_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        self.head, self.history["head"] = train_head(feats, knn, p, seed, self.device, self._logger("head"), progress)
+        self.head, self.history["head"] = train_head(feats, knn, p, seed, self.device, self._logger(log, "head"), progress)
         self.centroids = torch.from_numpy(fit_probe(codes_of(self.head, feats, self.device), int(p.k), seed,
                                                         int(p.probe.sample_size), int(p.probe.niter), int(p.probe.nredo)))
         self.timing["head_s"] = time.perf_counter() - t0
