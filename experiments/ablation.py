@@ -45,7 +45,6 @@ TABLE_COLUMNS = (("silhouette", "silhouette"), ("davies_bouldin", "DB"), ("agree
                  ("precision50", "precision@0.5"), ("merge_rate", "merges"), ("accuracy", "accuracy"),
                  ("miou", "mIoU"), ("ari", "ARI"), ("train_seconds", "train s"),
                  ("export_seconds_per_image", "export s/img"))
-SELECTION_KEYS = ("method",)  # plus every key under the chosen method's node and features.*/instances.*
 
 
 def expand_cells(spec) -> list[list[str]]:
