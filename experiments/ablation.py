@@ -38,6 +38,7 @@ from eval.selection import choose, regret, write_selection
 from thinseg.atomic import write_csv, write_text
 from thinseg.synthetic import runner_set
 from experiments.config import ConfigError, load_config
+from experiments.run import run
 
 AGREEMENT_SAMPLE = 20000
 TABLE_COLUMNS = (("silhouette", "silhouette"), ("davies_bouldin", "DB"), ("agreement", "agreement"),
@@ -113,8 +114,6 @@ def _selection_overrides(overrides: list[str]) -> list[str]:
 
 def run_ablation(spec_path, out: Path | None = None, extra: list[str] = ()) -> dict:
     """Run (or resume) every cell, then write the tables and the choice; returns the summary dict."""
-    from experiments.run import run
-
     spec = OmegaConf.load(spec_path)
     common = list(spec.get("common", [])) + list(extra)
     cells = expand_cells(spec)
