@@ -237,7 +237,7 @@ def export_folder(images_dir, out_dir, cfg, selection: dict | None = None) -> Ex
     images_dir, out_dir = Path(images_dir), Path(out_dir)
     images, not_images = scan_folder(images_dir)
     if cfg.export.executor not in EXECUTORS:
-        raise ValueError(f"export.executor must be one of {', '.join(EXECUTORS)}, not {cfg.export.executor!r}")
+        raise ValueError(f"export.executor must be {' or '.join(EXECUTORS)}, not {cfg.export.executor!r}")
     if out_dir.resolve() == images_dir.resolve():
         raise ValueError("OUT_DIR must differ from IMAGES_DIR: the input folder is never written to")
     _prepare_out_dir(out_dir)
