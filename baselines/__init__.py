@@ -1,2 +1,2 @@
-"""Clustering baselines on hand-made pixel features: FAISS KMeans and a Gaussian mixture."""
-from . import gmm, kmeans  # noqa: F401  (registers method=kmeans, method=gmm)
+"""Clustering baselines on hand-made pixel features: FAISS KMeans (``method=kmeans``) and a
+Gaussian mixture (``method=gmm``). Methods are found by ``experiments.config.discover_methods``."""

@@ -21,11 +21,11 @@ from .pixel_clustering import PixelClusterer
 @register("gmm")
 class GMMSegmenter(PixelClusterer):
     def _fit(self, x: np.ndarray, k: int) -> GaussianMixture:
-        means = faiss_kmeans(x, k, seed=self.cfg.seed)
+        means = faiss_kmeans(x, k, seed=self.seed)
         gm = GaussianMixture(
             n_components=k, covariance_type=str(self.params.covariance),
             max_iter=int(self.params.max_iter), reg_covar=float(self.params.reg_covar),
-            means_init=means, random_state=int(self.cfg.seed),
+            means_init=means, random_state=int(self.seed),
         )
         return gm.fit(x)
 

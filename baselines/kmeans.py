@@ -6,7 +6,7 @@ points (256 per centroid by default). We draw our own seeded sample of
 so that FAISS trains on all of it. ``nredo`` restarts keep the best objective;
 ``spherical=true`` clusters L2-normalised features by cosine similarity.
 ``k=auto`` picks k in ``k_range`` with the best silhouette score on 3000 of the
-sampled pixels.
+sampled pixels (``kmeans.auto_k_probe``).
 """
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from sklearn.metrics import silhouette_score
 
 from thinseg.segmenter import register
 
-from .pixel_clustering import PixelClusterer, sample_rows
+from thinseg.sampling import sample_rows
+
+from .pixel_clustering import PixelClusterer
 
 
 def faiss_kmeans(x: np.ndarray, k: int, niter: int = 25, nredo: int = 3, spherical: bool = False, seed: int = 0) -> np.ndarray:
@@ -53,7 +55,7 @@ class KMeansSegmenter(PixelClusterer):
     def _fit(self, x: np.ndarray, k: int) -> np.ndarray:
         """Returns (k, C) float32 centroids."""
         p = self.params
-        return faiss_kmeans(x, k, p.niter, p.nredo, p.spherical, self.cfg.seed)
+        return faiss_kmeans(x, k, p.niter, p.nredo, p.spherical, self.seed)
 
     def _assign(self, centroids: np.ndarray, x: np.ndarray) -> np.ndarray:
         return nearest_centroid(centroids, x, bool(self.params.spherical))
@@ -65,13 +67,13 @@ class KMeansSegmenter(PixelClusterer):
         return np.ascontiguousarray(centroids[order])
 
     def _choose_k(self, x: np.ndarray, ks: list[int]) -> int:
-        probe = sample_rows(x, 3000, self.cfg.seed + 1)
+        probe = sample_rows(x, int(self.params.auto_k_probe), self.seed + 1)
         best_k, best = ks[0], -np.inf
         for k in ks:
             labels = self._assign(self._fit(x, k), probe)
             if len(np.unique(labels)) < 2:
                 continue
-            score = silhouette_score(probe, labels, random_state=self.cfg.seed)
+            score = silhouette_score(probe, labels, random_state=self.seed)
             if score > best:
                 best_k, best = k, score
         return best_k

@@ -9,15 +9,8 @@ from typing import Iterable
 
 import numpy as np
 
+from thinseg.sampling import sample_rows
 from thinseg.segmenter import Segmenter, WorkingImage
-
-
-def sample_rows(x: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Up to ``n`` rows of (N, C) ``x`` drawn without replacement with a fixed seed."""
-    if x.shape[0] <= n:
-        return x
-    idx = np.random.default_rng(seed).choice(x.shape[0], size=n, replace=False)
-    return x[np.sort(idx)]
 
 
 def flat_features(sample: WorkingImage) -> np.ndarray:
@@ -44,7 +37,7 @@ class PixelClusterer(Segmenter):
         return x
 
     def _fit_sample(self, x: np.ndarray):
-        x = sample_rows(self._prepare(x), int(self.params.sample_size), self.cfg.seed)
+        x = sample_rows(self._prepare(x), int(self.params.sample_size), self.seed)
         k = self.params.k
         if k == "auto":
             k = self._choose_k(x, list(range(int(self.params.k_range[0]), int(self.params.k_range[1]) + 1)))
@@ -53,12 +46,12 @@ class PixelClusterer(Segmenter):
             k = min(k, len(np.unique(x, axis=0)))
         return self._order_by_lightness(self._fit(x, k), x)
 
-    def fit(self, samples: Iterable[WorkingImage]) -> "PixelClusterer":
+    def fit(self, samples: Iterable[WorkingImage], log=None, progress: bool = False) -> "PixelClusterer":
         """scope=dataset: fit one model on pixels pooled from all images
         (``sample_size`` pixels per image, then ``sample_size`` overall); scope=image: no-op."""
         if self.params.scope != "dataset":
             return self
-        per_image = [sample_rows(flat_features(s), int(self.params.sample_size), self.cfg.seed + i) for i, s in enumerate(samples)]
+        per_image = [sample_rows(flat_features(s), int(self.params.sample_size), self.seed + i) for i, s in enumerate(samples)]
         if not per_image:
             raise ValueError("fit needs at least one image")
         self.model = self._fit_sample(np.concatenate(per_image))

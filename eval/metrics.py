@@ -22,6 +22,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, confusion_matrix, davies_bouldin_score, silhouette_score
 
+from thinseg.sampling import sample_indices
+
 
 def internal_scores(features: np.ndarray, labels: np.ndarray, sample_size: int = 2000, seed: int = 0) -> dict:
     """Silhouette (higher is better, -1..1) and Davies-Bouldin (lower is better, >= 0).
@@ -33,9 +35,8 @@ def internal_scores(features: np.ndarray, labels: np.ndarray, sample_size: int =
         {"silhouette": float, "davies_bouldin": float}; NaN when fewer than two
         clusters are present in the sample.
     """
-    n = features.shape[0]
-    if n > sample_size:
-        idx = np.sort(np.random.default_rng(seed).choice(n, size=sample_size, replace=False))
+    idx = sample_indices(features.shape[0], sample_size, seed)
+    if idx is not None:
         features, labels = features[idx], labels[idx]
     if len(np.unique(labels)) < 2 or len(np.unique(labels)) >= len(labels):
         return {"silhouette": float("nan"), "davies_bouldin": float("nan")}
@@ -135,8 +136,8 @@ def agreement(a: np.ndarray, b: np.ndarray, sample_size: int = 20000, seed: int 
     if a.shape != b.shape:
         raise ValueError(f"labelings differ in shape: {a.shape} vs {b.shape}")
     a, b = a.ravel(), b.ravel()
-    if a.size > sample_size:
-        idx = np.random.default_rng(seed).choice(a.size, size=sample_size, replace=False)
+    idx = sample_indices(a.size, sample_size, seed)  # sorted: ARI does not depend on the order
+    if idx is not None:
         a, b = a[idx], b[idx]
     return float(adjusted_rand_score(a, b))
 

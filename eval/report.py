@@ -2,7 +2,7 @@
 
     python -m eval.report OUT_DIR [IMAGES_DIR]     # (re)build the report of an export
 
-The export (``thinseg.export``, ``export.report: true``) calls :func:`write_assets`
+The export (``experiments.export``, ``export.report: true``) calls :func:`write_assets`
 for every image it segments, with the data already in memory (the decoded pixels,
 the mask, the blob classes and, when the scene model provides one, the mount region
 map), and :func:`build_report` once at the end. Layout of ``OUT_DIR/report/``:
@@ -44,6 +44,8 @@ from urllib.parse import quote
 
 import numpy as np
 from PIL import Image
+
+from thinseg.imageio import load_image
 
 REPORT_DIR = "report"
 ASSETS_DIR = "assets"
@@ -276,8 +278,6 @@ def _regenerate_assets(out_dir: Path, images_dir: Path | None, row: dict, blobs:
     off): from the image file (reduced decode) and its mask. None when impossible."""
     if images_dir is None:
         return None
-    from thinseg.imageio import load_image
-
     src = images_dir / row.get("file", "")
     mp = out_dir / f"{row['image']}_mask.npy"
     if not (src.is_file() and mp.exists()):

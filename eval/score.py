@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import math
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.metrics import truth_scores
-from thinseg.atomic import write_text
+from thinseg.atomic import write_csv, write_text
 
 METRICS = ("silhouette", "davies_bouldin", "ari", "mean_best_iou", "recall50", "precision50", "merge_rate",
            "accuracy", "miou", "mount_leak", "mount_blobs")
@@ -158,12 +157,8 @@ def write_scores(out_dir, scores: dict) -> None:
     """Write ``scores.json`` (rows and means) and ``scores.csv`` (per-image rows) into ``out_dir``."""
     out = Path(out_dir)
     write_text(out / "scores.json", json.dumps(scores, indent=1))
-    buf = io.StringIO()
     fields = sorted({k for r in scores["images"] for k in r}, key=lambda k: (k != "image", k))
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
-    w.writerows(scores["images"])
-    write_text(out / "scores.csv", buf.getvalue())
+    write_csv(out / "scores.csv", fields, scores["images"])
 
 
 def main(argv=None) -> int:

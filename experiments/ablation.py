@@ -23,8 +23,6 @@ choice in ``RUN_ROOT/selection.json`` (read by ``scripts/export_masks.sh`` witho
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import itertools
 import json
 import math
@@ -37,8 +35,10 @@ from omegaconf import OmegaConf
 
 from eval.metrics import agreement
 from eval.selection import choose, regret, write_selection
-from thinseg.atomic import write_text
-from thinseg.config import ConfigError, load_config
+from thinseg.atomic import write_csv, write_text
+from thinseg.synthetic import runner_set
+from experiments.config import ConfigError, load_config
+from experiments.run import run
 
 AGREEMENT_SAMPLE = 20000
 TABLE_COLUMNS = (("silhouette", "silhouette"), ("davies_bouldin", "DB"), ("agreement", "agreement"),
@@ -46,7 +46,6 @@ TABLE_COLUMNS = (("silhouette", "silhouette"), ("davies_bouldin", "DB"), ("agree
                  ("precision50", "precision@0.5"), ("merge_rate", "merges"), ("accuracy", "accuracy"),
                  ("miou", "mIoU"), ("ari", "ARI"), ("train_seconds", "train s"),
                  ("export_seconds_per_image", "export s/img"))
-SELECTION_KEYS = ("method",)  # plus every key under the chosen method's node and features.*/instances.*
 
 
 def expand_cells(spec) -> list[list[str]]:
@@ -115,8 +114,6 @@ def _selection_overrides(overrides: list[str]) -> list[str]:
 
 def run_ablation(spec_path, out: Path | None = None, extra: list[str] = ()) -> dict:
     """Run (or resume) every cell, then write the tables and the choice; returns the summary dict."""
-    from experiments.run import run
-
     spec = OmegaConf.load(spec_path)
     common = list(spec.get("common", [])) + list(extra)
     cells = expand_cells(spec)
@@ -134,9 +131,7 @@ def run_ablation(spec_path, out: Path | None = None, extra: list[str] = ()) -> d
                      "export.progress=false"]
         if not (run_dir / "scores.json").exists():
             if not base.data.dir and not any(data_dir.glob("*_mask.npy")):
-                from thinseg.synthetic import write_synthetic_set
-
-                write_synthetic_set(data_dir, n_images=12, seed=int(base.seed))
+                runner_set(data_dir, "run", seed=int(base.seed))
             print(f"[ablation] cell {i}/{len(cells)}: {name}", file=sys.stderr, flush=True)
             run(load_config(overrides))
         else:
@@ -193,19 +188,10 @@ def _write_tables(out: Path, results: dict, chosen: str, checks: dict, names: li
         lines.append(f"| {n} | " + " | ".join(_fmt(float(x)) for x in mat[i]) + " |")
     write_text(out / "ablation.md", "\n".join(lines) + "\n")
     fields = ["cell", "chosen", *(k for k, _ in TABLE_COLUMNS), "overrides"]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for name, r in sorted(results.items()):
-        w.writerow({**{k: r.get(k, "") for k in fields}, "cell": name, "chosen": name == chosen,
-                    "overrides": " ".join(r["overrides"])})
-    write_text(out / "ablation.csv", buf.getvalue())
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["", *names])
-    for i, n in enumerate(names):
-        w.writerow([n, *(f"{x:.4f}" for x in mat[i])])
-    write_text(out / "agreement.csv", buf.getvalue())
+    write_csv(out / "ablation.csv", fields, [{**{k: r.get(k, "") for k in fields}, "cell": name, "chosen": name == chosen,
+                                              "overrides": " ".join(r["overrides"])} for name, r in sorted(results.items())])
+    write_csv(out / "agreement.csv", ["", *names],
+              [{"": n, **{m: f"{x:.4f}" for m, x in zip(names, mat[i])}} for i, n in enumerate(names)])
 
 
 def _is_nan(v) -> bool:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from eval.score import score_run, write_scores
 from thinseg.atomic import write_text
-from thinseg.config import load_config
-from thinseg.export import export_folder
-from thinseg.synthetic import write_synthetic_set
+from experiments.config import load_config
+from experiments.export import export_folder
+from thinseg.synthetic import runner_set
 
 COLUMNS = (("mean_best_iou", "mean best IoU"), ("recall50", "recall@0.5"), ("pooled_best_iou", "IoU (blobs pooled)"),
            ("pooled_recall50", "recall@0.5 (pooled)"), ("mount_leak", "mount exported"), ("precision50", "precision@0.5"),
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
         name, _, folder = spec.partition("=")
         folder = Path(folder)
         if name.startswith("synthetic") and not any(folder.glob("*_mask.npy")):
-            write_synthetic_set(folder, n_images=24, seed=1)
+            runner_set(folder, "benchmark")
         for method in args.methods:
             mean = run_cell(folder, out / name / method, method, args.overrides)
             lines.append(f"| {name} | {method} | " + " | ".join(f"{mean.get(k, float('nan')):.3f}" for k, _ in COLUMNS) + " |")

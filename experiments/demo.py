@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from eval.score import format_table, score_run
-from thinseg.config import config_from_cli
-from thinseg.export import export_folder, mask_path
+from experiments.config import config_from_cli
+from experiments.export import export_folder, mask_path
 from thinseg.imageio import list_images, load_image
 from thinseg.overview import save_overview
-from thinseg.synthetic import write_synthetic_set
+from thinseg.synthetic import runner_set
 
 
 def main(argv=None) -> int:
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     height, width = (int(v) for v in args.size.lower().split("x"))
     data = out / "data"
     print(f"[demo] synthetic set: {args.n_images} images {height}x{width} in {data}")
-    write_synthetic_set(data, n_images=args.n_images, height=height, width=width, seed=int(cfg.seed))
+    runner_set(data, "demo", n_images=args.n_images, height=height, width=width, seed=int(cfg.seed))
     export_dir = out / f"export_{cfg.method}"
     summary = export_folder(data, export_dir, cfg)
     print(f"[demo] {summary.line()}")

@@ -29,7 +29,7 @@ import numpy as np
 
 from eval.metrics import best_iou_per_blob
 from thinseg.atomic import write_text
-from thinseg.config import load_config
+from experiments.config import load_config
 from thinseg.device import resolve_device
 from thinseg.imageio import list_images
 from thinseg.overview import save_contact_sheet
@@ -54,11 +54,8 @@ def segment_folder(paths: list[Path], cfg, desc: str) -> list[dict]:
 
     device = resolve_device(cfg.device)
     seg = build_segmenter(cfg, device)
-    fit_s = 0.0
-    if seg.needs_fit:
-        t0 = time.perf_counter()
-        seg.fit(prepared_images(paths, cfg, device, f"fit {cfg.method} on {desc}"))
-        fit_s = time.perf_counter() - t0
+    seg, fit_s = seg.ready(lambda: prepared_images(paths, cfg, device, f"fit {cfg.method} on {desc}"),
+                           progress=bool(cfg.export.progress))
     out = []
     for p in tqdm(paths, desc=f"{cfg.method} {desc}", unit="img", file=sys.stderr):
         rgb, full = read_for_segmentation(p, cfg)

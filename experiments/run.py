@@ -21,24 +21,28 @@ from omegaconf import OmegaConf
 
 from eval.score import format_table, score_run, write_scores
 from thinseg.atomic import write_text
-from thinseg.config import config_from_cli
+from experiments.config import config_from_cli, flatten
 from thinseg.device import resolve_device
-from thinseg.export import export_folder, mask_path
+from experiments.export import export_folder, mask_path
 from thinseg.imageio import list_images, load_image
 from thinseg.overview import save_overview
 from thinseg.pipeline import prepared_images
 from thinseg.segmenter import build_segmenter
-from thinseg.synthetic import write_synthetic_set
+from thinseg.synthetic import runner_set
 
 
-def _flat(node, prefix=""):
-    out = {}
-    for k, v in node.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        elif isinstance(v, (int, float, str, bool)):
-            out[f"{prefix}{k}"] = v
-    return out
+class TensorBoardLog:
+    """``thinseg.segmenter.Log`` on a TensorBoard SummaryWriter: a method's training curves
+    and pictures under ``RUN/tb``."""
+
+    def __init__(self, writer):
+        self.writer = writer
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        self.writer.add_scalar(tag, value, step)
+
+    def image(self, tag: str, image, step: int) -> None:
+        self.writer.add_image(tag, image, step, dataformats="HWC")
 
 
 def run(cfg) -> Path:
@@ -48,7 +52,7 @@ def run(cfg) -> Path:
     root = Path(cfg.run.root)
     data = Path(cfg.data.dir) if cfg.data.dir else root / "data_synthetic"
     if not cfg.data.dir:
-        write_synthetic_set(data, n_images=12, seed=int(cfg.seed))
+        runner_set(data, "run", seed=int(cfg.seed))
     name = cfg.run.name or f"{cfg.method}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = root / name
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -57,13 +61,10 @@ def run(cfg) -> Path:
 
     images = list_images(data)
     segmenter = build_segmenter(cfg, resolve_device(cfg.device))
-    segmenter.writer = writer
-    t0 = time.perf_counter()
-
-    segmenter.fit(prepared_images(images, cfg, segmenter.device))
-    train_seconds = time.perf_counter() - t0
     checkpoint = run_dir / f"model_{cfg.method}.ckpt"
-    segmenter.save(checkpoint)
+    segmenter, train_seconds = segmenter.ready(lambda: prepared_images(images, cfg, segmenter.device),
+                                               save_to=checkpoint, reuse=False, save_always=True,
+                                               log=TensorBoardLog(writer), progress=bool(cfg.export.progress))
     print(f"[run] fitted {cfg.method} on {len(images)} images in {train_seconds:.1f} s; checkpoint {checkpoint}")
 
     export_cfg = cfg.copy()
@@ -79,7 +80,7 @@ def run(cfg) -> Path:
     metrics.update({"final/train_seconds": train_seconds, "final/export_seconds_per_image": summary.seconds_per_image})
     for k, v in metrics.items():
         writer.add_scalar(k, v, 0)
-    writer.add_hparams(_flat(OmegaConf.to_container(cfg, resolve=True)), metrics, run_name="hparams")
+    writer.add_hparams(flatten(cfg), metrics, run_name="hparams")
     rows = [(p.stem, load_image(p), np.load(mask_path(run_dir / "export", p)))
             for p in images[:8] if mask_path(run_dir / "export", p).exists()]
     if rows:

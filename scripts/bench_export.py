@@ -9,7 +9,7 @@ each method runs the export command in a fresh process and prints: total
 seconds, seconds per image, images per second, peak resident memory of the
 export process, and the share of time per stage (read, features, clustering,
 instances, internal eval, write) from ``images.csv``. Methods that learn from
-the folder (dfc, stego) are first fitted on the distinct images only; the export then
+the folder (``needs_fit``: dfc, stego, kmeans/gmm with scope=dataset) are first fitted on the distinct images only; the export then
 runs from that checkpoint, so the figure is the per-image cost.
 """
 from __future__ import annotations
@@ -29,9 +29,10 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from thinseg.export import STAGES  # noqa: E402
+from experiments.config import build_segmenter, load_config  # noqa: E402
+from experiments.export import STAGES  # noqa: E402
 from thinseg.imageio import list_images  # noqa: E402
-from thinseg.synthetic import write_synthetic_set  # noqa: E402
+from thinseg.synthetic import runner_set  # noqa: E402
 
 
 def build_folder(root: Path, n: int, real: Path | None, n_distinct: int) -> tuple[Path, Path]:
@@ -39,8 +40,8 @@ def build_folder(root: Path, n: int, real: Path | None, n_distinct: int) -> tupl
     distinct = root / "distinct"
     if not distinct.exists():
         half = max(1, n_distinct // 2)
-        write_synthetic_set(distinct / "a", n_images=half, height=1024, width=1360, seed=11)
-        write_synthetic_set(distinct / "b", n_images=n_distinct - half, height=1536, width=2048, seed=12)
+        runner_set(distinct / "a", "bench_export_small", n_images=half)
+        runner_set(distinct / "b", "bench_export_large", n_images=n_distinct - half)
         flat = distinct / "all"
         flat.mkdir()
         for p in list_images(distinct / "a") + list_images(distinct / "b"):
@@ -74,7 +75,7 @@ def run_export(images: Path, out: Path, overrides: list[str]) -> tuple[float, fl
     """(wall seconds, peak RSS MiB, exit code) of one export process. Peak RSS: the
     largest of the kernel's peak for the process (os.wait4) and the summed RSS of its
     process tree sampled every 0.1 s (so dask worker processes count)."""
-    cmd = [sys.executable, "-m", "thinseg.export", str(images), str(out), "export.progress=false", *overrides]
+    cmd = [sys.executable, "-m", "experiments.export", str(images), str(out), "export.progress=false", *overrides]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     tree, peak, stop = psutil.Process(proc.pid), [0], threading.Event()
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
     lines = [header, "|" + "---|" * (6 + len(STAGES))]
     for method in args.methods:
         overrides = [f"method={method}", *args.overrides]
-        if method in ("dfc", "stego"):
+        if build_segmenter(load_config(overrides)).needs_fit:
             fit_out = root / f"fit_{method}"
             wall, rss, code = run_export(distinct, fit_out, overrides)
             print(f"{method}: fit + export of {len(list_images(distinct))} distinct images {wall:.1f} s (peak {rss:.0f} MiB)")

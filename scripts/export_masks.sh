@@ -9,8 +9,8 @@ if [ $# -lt 2 ]; then
     echo "usage: $0 IMAGES_DIR OUT_DIR [key=value ...]" >&2
     exit 2
 fi
-PY="$here/.venv/bin/python"
+PY="${THINSEG_PYTHON:-$here/.venv/bin/python}"
 if [ ! -x "$PY" ]; then
     bash "$here/scripts/setup_env.sh"
 fi
-exec "$PY" -m thinseg.export "$@"
+exec "$PY" -m experiments.export "$@"

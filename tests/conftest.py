@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from thinseg.config import load_config
+from experiments.config import load_config
 from thinseg.synthetic import write_synthetic_set
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 import pytest
 
-from thinseg.config import ConfigError, load_config, valid_keys
+from experiments.config import ConfigError, load_config, valid_keys
 
 
 def test_defaults_and_overrides():
@@ -26,3 +26,12 @@ def test_unknown_method_and_malformed_override():
 def test_valid_keys_are_dotted_leaves():
     keys = valid_keys(load_config())
     assert "instances.split_depth" in keys and "gmm.covariance" in keys and "features" not in keys
+
+
+def test_a_method_in_one_line():
+    from experiments.config import make_segmenter
+
+    seg = make_segmenter("kmeans", "seed=3", k=6, scope="dataset")
+    assert seg.name == "kmeans" and seg.params.k == 6 and seg.seed == 3 and seg.needs_fit
+    with pytest.raises(ConfigError, match="unknown config key"):
+        make_segmenter("gmm", kk=2)

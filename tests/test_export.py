@@ -1,18 +1,20 @@
 import csv
 import os
+import platform
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from thinseg.config import load_config
-from thinseg.export import export_folder, main, validate_mask
+from experiments.config import load_config
+from experiments.export import export_folder, main, validate_mask
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -64,7 +66,9 @@ def test_contract_names_shapes_dtype_tables_zip(tmp_path, synthetic_dir):
         names = set(zf.namelist())
         assert names == {f"{p.stem}_mask.npy" for p in src.iterdir()} | {"requirements.txt"}
         req = zf.read("requirements.txt").decode()
-    assert "torch==2.14.1" in req and "faiss-cpu==" in req and "# Python 3." in req
+    for dist in ("torch", "faiss-cpu", "numpy", "omegaconf"):  # the versions installed here, not a literal
+        assert f"{dist}=={metadata.version(dist)}" in req.splitlines(), dist
+    assert f"# Python {platform.python_version()}" in req
     assert (out / "requirements.txt").read_text() == req
     assert (out / "failures.csv").read_text().strip() == "image,error"
     assert not list(out.glob(".tmp-*"))
@@ -133,7 +137,7 @@ def test_killed_run_leaves_no_half_files_and_resumes_identically(tmp_path, synth
     export_folder(src, ref, _cfg())
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "thinseg.export", str(src), str(out), "method=kmeans", "export.progress=false"],
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.export", str(src), str(out), "method=kmeans", "export.progress=false"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / ".parts").glob("*.json"))) < 2:  # two images done

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import thinseg.atomic as atomic
-from thinseg.config import load_config
-from thinseg.export import export_folder, main, validate_mask
+from experiments.config import load_config
+from experiments.export import export_folder, main, validate_mask
 
 CORPUS = Path(__file__).resolve().parent / "data" / "bad_inputs"
 

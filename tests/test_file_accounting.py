@@ -12,7 +12,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from thinseg.export import main
+from experiments.export import main
 from thinseg.imageio import load_image, scan_folder
 
 

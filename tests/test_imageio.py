@@ -90,3 +90,28 @@ def test_every_real_image_loads_with_its_stored_shape(shared_data):
         assert rgb.dtype == np.float32 and rgb.max() <= 1.0
     ref = load_image(shared_data / "images" / "jeffroth_example1.jpg")
     assert ref.shape == (1024, 1360, 3)
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png"])
+def test_reduced_decode_segments_like_the_full_decode(tmp_path, ext):
+    """read_for_segmentation decodes a large image only at the working size (JPEG DCT
+    scaling / box reduction); the working image, and the mask at full size, match
+    those of the whole decode."""
+    from eval.metrics import agreement
+    from experiments.config import load_config
+    from thinseg.pipeline import prepare, read_for_segmentation, segment
+    from thinseg.segmenter import build_segmenter
+    from thinseg.synthetic import make_scene
+
+    path = tmp_path / f"big.{ext}"
+    Image.fromarray(make_scene(1536, 2048, "uv", seed=2).image).save(path, **({"quality": 92} if ext == "jpg" else {}))
+    cfg = load_config(["eval.internal=false"])
+    reduced, full = read_for_segmentation(path, cfg)
+    whole = load_image(path)
+    assert full == whole.shape[:2] == (1536, 2048) and max(reduced.shape[:2]) < 2048  # decoded reduced
+    a, b = prepare(reduced, cfg, full_shape=full), prepare(whole, cfg)
+    assert a.image.shape == b.image.shape and float((a.image - b.image).abs().mean()) < 0.005
+    seg = build_segmenter(cfg)
+    ma, mb = segment(reduced, seg, cfg, "big", full).mask, segment(whole, seg, cfg, "big").mask
+    assert ma.shape == mb.shape == (1536, 2048) and ma.max() == mb.max() > 0
+    assert agreement(ma, mb) > 0.98

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from skimage.draw import disk
 
-from thinseg.config import load_config
+from experiments.config import load_config
 from thinseg.instances import (BLOB_CLASSES, FLUORESCENT, OPAQUE_DARK, SHINY_GREY, blob_contrast, choose_foreground,
                                clusters_to_instances, local_reference, merge_pieces, resize_nearest, split_instances)
 from thinseg.scene import MOUNT

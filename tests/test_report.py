@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from eval import report
-from thinseg.export import main
+from experiments.export import main
 from thinseg.synthetic import write_synthetic_set
 
 ODD = "ñandú ölçü 試料 <b>x&amp;#1"  # spaces, non-ASCII, markup and URL specials in one name

@@ -1,9 +1,13 @@
 import json
 
+import numpy as np
+import pytest
+
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments.run import run
-from thinseg.config import load_config
+from eval.metrics import truth_scores
+from experiments.config import load_config
 
 
 def _tags(run_dir):
@@ -23,7 +27,14 @@ def test_run_folder_layout_and_tensorboard_logs(tmp_path, synthetic_dir):
     assert len(list((run_dir / "export").glob("*_mask.npy"))) == 6
     scores = json.loads((run_dir / "scores.json").read_text())
     assert scores["method"] == "dfc" and scores["train_seconds"] > 0
-    assert 0 <= scores["mean"]["mean_best_iou"] <= 1  # truth was found beside the images
+    # the truth beside the images was found, and the scores are those of the exported masks
+    row = next(r for r in scores["images"] if r["image"] == "synth_000_uv")
+    truth = truth_scores(np.load(synthetic_dir / "synth_000_uv_mask.npy"), np.load(run_dir / "export" / "synth_000_uv_mask.npy"))
+    assert row["mean_best_iou"] == pytest.approx(truth["mean_best_iou"]) and row["n_true"] == truth["n_true"] > 0
+    assert scores["mean"]["mean_best_iou"] == pytest.approx(np.mean([r["mean_best_iou"] for r in scores["images"]]))
+    # the export ran from the run's checkpoint: nothing was trained again there
+    assert not (run_dir / "export" / "model_dfc.ckpt").exists()
+    assert f"checkpoint: {run_dir / 'model_dfc.ckpt'}" in (run_dir / "export" / "config.yaml").read_text()
     scalars, images = _tags(run_dir)
     assert {"dfc/sim", "dfc/con", "dfc/eq", "dfc/n_labels", "final/mean_best_iou"} <= scalars
     assert "dfc/labels" in images

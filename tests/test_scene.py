@@ -5,7 +5,7 @@ import pytest
 
 from eval.metrics import best_iou_per_blob
 from eval.score import mount_scores
-from thinseg.config import load_config
+from experiments.config import load_config
 from thinseg.features import lab_of
 from thinseg.imageio import load_image
 from thinseg.instances import resize_nearest

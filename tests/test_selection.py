@@ -41,7 +41,7 @@ def test_regret_and_the_stored_choice(tmp_path):
 
 
 def test_export_without_method_uses_the_selection(tmp_path, synthetic_dir, capsys):
-    from thinseg.export import main
+    from experiments.export import main
 
     src = tmp_path / "in"
     src.mkdir()
@@ -55,6 +55,8 @@ def test_export_without_method_uses_the_selection(tmp_path, synthetic_dir, capsy
     assert "chosen model gmm_k=3" in err and "best mean rank" in err
     text = (tmp_path / "o2" / "config.yaml").read_text()
     assert "method: gmm" in text and "k: 3" in text
+    assert main([str(src), str(tmp_path / "o4"), f"run.root={root}", "method=selected", "export.progress=false"]) == 0
+    assert "method: gmm" in (tmp_path / "o4" / "config.yaml").read_text()  # method=selected says it explicitly
     # an explicit method= wins over the selection
     assert main([str(src), str(tmp_path / "o3"), f"run.root={root}", "method=kmeans", "export.progress=false"]) == 0
     assert "method: kmeans" in (tmp_path / "o3" / "config.yaml").read_text()

@@ -6,8 +6,12 @@ from eval.metrics import truth_scores
 from research.stego.backbones import ViTBackbone, WeightsError, load_vit_weights
 from research.stego.loss import centred_feature_correlation, correlation, correlation_loss
 from research.stego.train import knn_table
-from thinseg.config import load_config
-from thinseg.export import export_folder
+from experiments.config import load_config
+from experiments.export import export_folder
+from omegaconf import OmegaConf
+from thinseg.imageio import list_images, load_image
+from thinseg.pipeline import prepare
+from thinseg.segmenter import build_segmenter
 
 TINY = ["stego.ssl.steps=30", "stego.ssl.batch_size=8", "stego.steps=60", "stego.crop=96", "stego.views=1",
         "stego.ssl.dim=32", "export.progress=false"]
@@ -98,12 +102,19 @@ def test_wrong_or_missing_weights_give_a_clear_error(tmp_path):
         load_vit_weights(bb, tmp_path / "partial.pth")
 
 
-def test_export_needs_weights_for_a_vit_backbone(tmp_path, synthetic_dir):
-    from thinseg.export import main
+def test_export_needs_weights_for_a_vit_backbone(tmp_path, synthetic_dir, capsys):
+    from experiments.export import main
 
     code = main([str(synthetic_dir), str(tmp_path / "out"), "method=stego", "stego.backbone=dino_vits8",
                  "export.progress=false"])
-    assert code == 2
+    err = capsys.readouterr().err
+    assert code == 2 and "stego.weights=PATH" in err and "dino_deitsmall8_pretrain.pth" in err, err
+    missing = tmp_path / "my_dino.pth"
+    code = main([str(synthetic_dir), str(tmp_path / "out2"), "method=stego", "stego.backbone=dino_vits8",
+                 f"stego.weights={missing}", "export.progress=false"])
+    err = capsys.readouterr().err
+    assert code == 2 and str(missing) in err and "not found" in err, err
+    assert not list((tmp_path / "out2").glob("*_mask.npy"))
 
 
 @pytest.mark.slow
@@ -121,3 +132,24 @@ def test_ssl_train_and_export_beats_threshold_and_reloads(tmp_path, synthetic_di
     assert not (again / "model_stego.ckpt").exists()
     for p in out.glob("*_mask.npy"):
         assert np.array_equal(np.load(p), np.load(again / p.name)), p.name
+
+
+def test_dfc_backbone_with_shared_features_and_refinement(tmp_path, synthetic_dir):
+    """backbone=dfc (trained on the folder first), shared colour features appended, joint
+    bilateral refinement on: fit, predict at working size, save/load gives the same labels."""
+    cfg = load_config(["method=stego", "stego.backbone=dfc", "stego.shared_features=1.0", "stego.refine.enabled=true",
+                       "stego.steps=20", "stego.crop=64", "stego.views=1", "stego.k=4", "dfc.channels=16",
+                       "dfc.n_classes=16", "dfc.train.iterations=10", "dfc.train.crop=48", "export.progress=false"])
+    samples = [prepare(load_image(p), cfg) for p in list_images(synthetic_dir)[:3]]
+    seg = build_segmenter(cfg).fit(samples)
+    assert "dfc_s" in seg.timing and not seg.needs_fit
+    labels = seg.predict(samples[0])
+    assert labels.shape == tuple(samples[0].features.shape[:2]) and set(np.unique(labels)) <= set(range(4))
+    seg.save(tmp_path / "m.ckpt")
+    again = type(seg).load(tmp_path / "m.ckpt", load_config(["method=stego"]))
+    assert again.params.backbone == "dfc" and float(again.params.shared_features) == 1.0
+    assert np.array_equal(again.predict(samples[0]), labels)
+    raw = load_config(["method=stego"])
+    OmegaConf.update(raw, "stego.refine.enabled", False)
+    unrefined = type(seg).load(tmp_path / "m.ckpt", raw)
+    assert not np.array_equal(unrefined.predict(samples[0]), labels)  # the refinement changes labels

@@ -5,6 +5,7 @@ A killed process therefore leaves either the old file, the new file, or a
 """
 from __future__ import annotations
 
+import csv
 import io
 import os
 from contextlib import contextmanager
@@ -43,6 +44,16 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write UTF-8 text atomically."""
     with atomic_open(path, "wb") as fh:
         fh.write(text.encode("utf-8"))
+
+
+def write_csv(path: str | os.PathLike, fields, rows, header: bool = True) -> None:
+    """Write dict ``rows`` as CSV with the columns ``fields`` (extra keys ignored), atomically."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> int:

@@ -39,6 +39,8 @@ def blue_fraction(rgb: np.ndarray, min_value: float = 0.08, max_pixels: int = 20
     return float(np.median(bright[:, 2] / total))
 
 
-def classify_light(rgb: np.ndarray, threshold: float = THRESHOLD) -> str:
-    """``"uv"`` or ``"plain"`` for an (H, W, 3) float32 RGB image in [0, 1]."""
-    return UV if blue_fraction(rgb) < threshold else PLAIN
+def classify_light(rgb: np.ndarray, threshold: float = THRESHOLD, min_value: float = 0.08,
+                   max_pixels: int = 200_000) -> str:
+    """``"uv"`` or ``"plain"`` for an (H, W, 3) float32 RGB image in [0, 1] (the settings:
+    the ``light`` node of base.yaml)."""
+    return UV if blue_fraction(rgb, min_value, max_pixels) < threshold else PLAIN

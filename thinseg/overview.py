@@ -6,6 +6,9 @@ from pathlib import Path
 import numpy as np
 from skimage.segmentation import find_boundaries
 
+from .features import working_size
+from .instances import resize_nearest
+
 
 def overlay(rgb: np.ndarray, mask: np.ndarray, alpha: float = 0.35, seed: int = 0) -> np.ndarray:
     """Blobs tinted with one random colour each and outlined in white.
@@ -33,9 +36,6 @@ def save_overview(rows: list[tuple[str, np.ndarray, np.ndarray]], path, max_side
     Images are downscaled to ``max_side`` for the picture. Returns the PNG path.
     """
     from matplotlib.figure import Figure  # no pyplot: the caller's backend (e.g. a notebook's) is left alone
-
-    from .features import working_size
-    from .instances import resize_nearest
 
     n = len(rows)
     cols = max(1, min(cols, n))
@@ -70,8 +70,6 @@ def instance_picture(rgb: np.ndarray, mask: np.ndarray, region: np.ndarray | Non
     Args: rgb: (H, W, 3) float32 in [0, 1]; mask: (H, W) int ids; region: (h, w)
     uint8 scene map at any size (resized); classes: (N,) int class of blobs 1..N.
     Returns (H, W, 3) float32 in [0, 1]."""
-    from .instances import resize_nearest
-
     img = rgb.astype(np.float32) / (255.0 if rgb.dtype == np.uint8 else 1.0)
     out = img * 0.8
     if region is not None and region.size:
@@ -103,9 +101,6 @@ def save_contact_sheet(rows: list[dict], path, width: int = 420, cols: int = 2) 
     ``region`` (h, w), ``classes`` (N,), ``light``, ``mount_share``, ``note``.
     ``cols`` image pairs per sheet row. Returns the PNG path."""
     from PIL import Image, ImageDraw
-
-    from .features import working_size
-    from .instances import resize_nearest
 
     tiles = []
     for r in rows:

@@ -1,4 +1,7 @@
-"""One image through the flow: load -> features -> segmenter -> scene -> blobs -> instances."""
+"""One image through the flow: load -> features -> segmenter -> scene -> blobs -> instances.
+
+Scores of the result (``eval.metrics``) and writing it (``experiments.export``) live in
+the layers above."""
 from __future__ import annotations
 
 import sys
@@ -11,7 +14,7 @@ from tqdm import tqdm
 
 from .features import lab_of, pixel_features, to_working_tensor, working_size
 from .imageio import ImageLoadError, image_shape, load_image
-from .instances import BLOB_CLASSES, BlobDecision, clusters_to_instances
+from .instances import clusters_to_instances
 from .light import classify_light
 from .scene import MOUNT, scene_map
 from .segmenter import Segmenter, WorkingImage
@@ -21,19 +24,20 @@ from .segmenter import Segmenter, WorkingImage
 class SegmentationResult:
     """mask: (H, W) int32 instance ids, 0 = background. classes: (N,) majority cluster of
     each blob. blob_classes: (N,) index into ``BLOB_CLASSES`` (fluorescent / opaque_dark /
-    shiny_grey). labels: (h, w) int64 cluster ids at working resolution. region: (h, w)
-    uint8 scene map (0 rock, 1 mount). mount_share: share of the picture that is mount."""
+    shiny_grey). labels: (h, w) int64 cluster ids at working resolution. features: (h, w, C)
+    the shared features they were computed from (for internal scores, ``eval.metrics``).
+    region: (h, w) uint8 scene map (0 rock, 1 mount). mount_share: share of the picture
+    that is mount."""
 
     mask: np.ndarray
     classes: np.ndarray
     light: str
     labels: np.ndarray
-    decision: BlobDecision
+    features: torch.Tensor = None
     blob_classes: np.ndarray = None
     region: np.ndarray = None
     mount_share: float = 0.0
-    internal: dict = field(default_factory=dict)
-    timing: dict = field(default_factory=dict)  # seconds per stage: features, cluster, instances, eval
+    timing: dict = field(default_factory=dict)  # seconds per stage: features, cluster, instances
 
 
 def read_for_segmentation(path, cfg) -> tuple[np.ndarray, tuple[int, int]]:
@@ -54,7 +58,7 @@ def prepare(rgb: np.ndarray, cfg, device: torch.device | str = "cpu", name: str 
             full_shape: tuple[int, int] | None = None) -> WorkingImage:
     """(H, W, 3) float32 RGB in [0, 1] -> :class:`WorkingImage` (working-size pixels,
     features and light type). ``full_shape``: stored (H, W) when ``rgb`` was decoded reduced."""
-    light = cfg.light.force or classify_light(rgb, cfg.light.threshold)
+    light = cfg.light.force or classify_light(rgb, cfg.light.threshold, cfg.light.min_value, cfg.light.max_pixels)
     with torch.no_grad():
         image = to_working_tensor(rgb, cfg.features.max_side, device, full_shape)
         feats = pixel_features(image, cfg.features)
@@ -96,13 +100,7 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
     region = scene_map(lab, sample.light, cfg.scene)
     inst = clusters_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape)
     t3 = time.perf_counter()
-    internal = {}
-    if cfg.eval.internal:
-        from eval.metrics import internal_scores
-
-        feats = sample.features.reshape(-1, sample.features.shape[-1]).cpu().numpy()
-        internal = internal_scores(feats, labels.ravel(), int(cfg.eval.sample_size), int(cfg.seed))
-    timing = {"features": t1 - t0, "cluster": t2 - t1, "instances": t3 - t2, "eval": time.perf_counter() - t3}
-    return SegmentationResult(inst.mask, inst.clusters, sample.light, labels, inst.decision, internal=internal,
+    timing = {"features": t1 - t0, "cluster": t2 - t1, "instances": t3 - t2}
+    return SegmentationResult(inst.mask, inst.clusters, sample.light, labels, features=sample.features,
                               timing=timing, blob_classes=inst.classes, region=region,
                               mount_share=float((region == MOUNT).mean()) if region.size else 0.0)

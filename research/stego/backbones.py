@@ -24,6 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from research.backbones import IMAGENET_MEAN, IMAGENET_STD, Backbone, WeightsError  # noqa: F401  (re-exported)
+from research.backbones.efficientnet import EfficientNetLite0Features
+from research.dfc.model import DFCNet
 from thinseg.features import FEATURE_NAMES, feature_maps
 
 VIT_ARCHS = {  # name -> (timm architecture, patch size, feature dim, where official weights come from)
@@ -33,20 +36,6 @@ VIT_ARCHS = {  # name -> (timm architecture, patch size, feature dim, where offi
     "dinov2_vits14": ("vit_small_patch14_dinov2", 14, 384, "dinov2_vits14_pretrain.pth (facebookresearch/dinov2 release)"),
 }
 BACKBONES = (*VIT_ARCHS, "efficientnet_lite0", "ssl", "dfc")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class WeightsError(ValueError):
-    """A weights file that is missing or does not fit the chosen backbone."""
-
-
-class Backbone(nn.Module):
-    """Base: ``stride`` (input px per feature px), ``dim`` (D), ``forward`` as in the module doc."""
-
-    stride: int = 1
-    dim: int = 0
-
 
 class ViTBackbone(Backbone):
     """A timm ViT returning its last-layer patch tokens as a (B, D, H/p, W/p) map."""
@@ -184,14 +173,10 @@ def build_backbone(name: str, params, cfg) -> Backbone:
         load_vit_weights(bb, params.weights)
         return bb
     if name == "efficientnet_lite0":
-        from research.backbones.efficientnet import EfficientNetLite0Features
-
         return EfficientNetLite0Features()
     if name == "ssl":
         return SmallCNN(int(params.ssl.dim))
     if name == "dfc":
-        from research.dfc.model import DFCNet
-
         d = cfg.dfc
         in_ch = 3 if d.input == "rgb" else len(FEATURE_NAMES)
         return DFCBackbone(DFCNet(in_ch, int(d.channels), int(d.n_classes), int(d.n_blocks)), cfg.features,

@@ -20,12 +20,16 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
-from thinseg.segmenter import Segmenter, WorkingImage, register, reservoir_images
+from research.dfc.segmenter import DFCSegmenter
+from thinseg.segmenter import Segmenter, WorkingImage, register, reservoir, reservoir_images
 
 from .backbones import VIT_ARCHS, ViTBackbone, WithSharedFeatures, build_backbone
 from .head import SegmentationHead
 from .ssl import pretrain_ssl
 from .train import cache_features, codes_of, fit_probe, five_crops, knn_table, train_head
+
+
+DFC_ARCH = ("input", "channels", "n_classes", "n_blocks")  # dfc.* keys that shape a dfc backbone
 
 
 @register("stego")
@@ -37,32 +41,25 @@ class StegoSegmenter(Segmenter):
         self.centroids: torch.Tensor | None = None  # (k, K) unit vectors
         self.history: dict = {}
         self.timing: dict = {}
-        self.writer = None  # TensorBoard SummaryWriter, set by the experiment runner
 
     @property
     def needs_fit(self) -> bool:
         return self.head is None
 
-    def __getstate__(self):  # pickled to dask workers without the TensorBoard writer
-        state = dict(self.__dict__)
-        state["writer"] = None
-        return state
-
-    def _logger(self, prefix: str):
-        if self.writer is None:
+    @staticmethod
+    def _logger(log, prefix: str):
+        if log is None:
             return None
-        return lambda step, rec: [self.writer.add_scalar(f"stego/{prefix}_{k}", v, step) for k, v in rec.items()]
+        return lambda step, rec: [log.scalar(f"stego/{prefix}_{k}", v, step) for k, v in rec.items()]
 
-    def _backbone_for(self, bb, images: list[torch.Tensor]):
+    def _backbone_for(self, bb, images: list[torch.Tensor], log=None, progress: bool = False):
         """Finish the backbone built by ``build_backbone``: pretrain (ssl) or load/train DFC; freeze."""
-        p, seed, progress = self.params, int(self.cfg.seed), bool(self.cfg.export.progress)
+        p, seed = self.params, int(self.seed)
         if p.backbone == "ssl":
             t0 = time.perf_counter()
-            self.history["ssl"] = pretrain_ssl(bb, images, p.ssl, seed, self.device, self._logger("ssl"), progress)
+            self.history["ssl"] = pretrain_ssl(bb, images, p.ssl, seed, self.device, self._logger(log, "ssl"), progress)
             self.timing["ssl_s"] = time.perf_counter() - t0
         elif p.backbone == "dfc":
-            from research.dfc.segmenter import DFCSegmenter
-
             if p.dfc_checkpoint:
                 dfc = DFCSegmenter.load(p.dfc_checkpoint, self.cfg, self.device)
             else:
@@ -70,31 +67,32 @@ class StegoSegmenter(Segmenter):
                 dfc_cfg = self.cfg.copy()
                 OmegaConf.update(dfc_cfg, "dfc.mode", "dataset")
                 dfc = DFCSegmenter(dfc_cfg, self.device)
-                dfc.fit(WorkingImage(image=im[None].float() / 255.0, features=None, light="") for im in images)
+                dfc.fit_images(reservoir(images, int(dfc.params.train.max_images), int(dfc.seed)), log, progress)
                 self.timing["dfc_s"] = time.perf_counter() - t0
             bb.blocks.load_state_dict(dfc.net.body[:-2].state_dict())
         if float(p.shared_features) > 0:
-            bb = WithSharedFeatures(bb, self.cfg.features, float(p.shared_features))
+            bb = WithSharedFeatures(bb, self.features, float(p.shared_features))
         for q in bb.parameters():
             q.requires_grad_(False)
         return bb.to(self.device).eval()
 
-    def fit(self, samples: Iterable[WorkingImage]) -> "StegoSegmenter":
-        p, seed, progress = self.params, int(self.cfg.seed), bool(self.cfg.export.progress)
+    def fit(self, samples: Iterable[WorkingImage], log=None, progress: bool = False) -> "StegoSegmenter":
+        p, seed = self.params, int(self.seed)
         backbone = build_backbone(p.backbone, p, self.cfg)  # fails fast on missing/wrong weights
         images = reservoir_images(samples, int(p.max_images), seed)
         if not images:
             raise ValueError("stego fit needs at least one readable image")
-        self.backbone = self._backbone_for(backbone, images)
+        self.backbone = self._backbone_for(backbone, images, log, progress)
         t0 = time.perf_counter()
-        crops = five_crops(images, int(p.crop), int(p.views), seed)
+        crops = five_crops(images, int(p.crop), int(p.views), seed, tuple(p.jitter))
         feats = cache_features(self.backbone, crops, self.device, int(p.feature_batch), progress)
         del crops
         knn = knn_table(feats, int(p.knn))
         self.timing["features_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        self.head, self.history["head"] = train_head(feats, knn, p, seed, self.device, self._logger("head"), progress)
-        self.centroids = torch.from_numpy(fit_probe(codes_of(self.head, feats, self.device), int(p.k), seed))
+        self.head, self.history["head"] = train_head(feats, knn, p, seed, self.device, self._logger(log, "head"), progress)
+        self.centroids = torch.from_numpy(fit_probe(codes_of(self.head, feats, self.device), int(p.k), seed,
+                                                        int(p.probe.sample_size), int(p.probe.niter), int(p.probe.nredo)))
         self.timing["head_s"] = time.perf_counter() - t0
         return self
 
@@ -123,7 +121,10 @@ class StegoSegmenter(Segmenter):
         torch.save({"method": "stego", "backbone": self.params.backbone, "backbone_state": self.backbone.state_dict(),
                     "head": self.head.state_dict(), "head_dims": (self.head.linear.in_channels, self.head.linear.out_channels),
                     "centroids": self.centroids, "params": OmegaConf.to_container(self.params, resolve=True),
-                    "timing": self.timing}, Path(path))
+                    "timing": self.timing,
+                    # backbone=dfc: the DFC network's shape lives under dfc.*, so it travels too
+                    "dfc_arch": {k: self.cfg.dfc[k] for k in DFC_ARCH} if self.params.backbone == "dfc" else None},
+                   Path(path))
 
     @classmethod
     def load(cls, path, cfg, device="cpu") -> "StegoSegmenter":
@@ -133,6 +134,8 @@ class StegoSegmenter(Segmenter):
         cfg = cfg.copy()
         for key in ("backbone", "code_dim", "shared_features"):  # architecture from the checkpoint
             OmegaConf.update(cfg, f"stego.{key}", state["params"][key])
+        for key, value in (state.get("dfc_arch") or {}).items():
+            OmegaConf.update(cfg, f"dfc.{key}", value)
         seg = cls(cfg, device)
         p = seg.params
         name = state["backbone"]

@@ -18,12 +18,13 @@ from torch import nn
 from tqdm import tqdm
 
 
-def _augment(size: int, scale: tuple[float, float]) -> nn.Module:
+def _augment(size: int, scale, a) -> nn.Module:
+    """Multi-crop augmentation; ``a``: the ``stego.ssl.augment`` node."""
     return K.AugmentationSequential(
-        K.RandomResizedCrop((size, size), scale=scale, ratio=(0.8, 1.25)),
-        K.RandomHorizontalFlip(), K.RandomVerticalFlip(), K.RandomRotation90(times=(0, 3), p=0.75),
-        K.ColorJitter(0.3, 0.3, 0.2, 0.02, p=0.8),
-        K.RandomGaussianBlur((5, 5), (0.1, 1.5), p=0.3),
+        K.RandomResizedCrop((size, size), scale=tuple(float(s) for s in scale), ratio=tuple(float(r) for r in a.ratio)),
+        K.RandomHorizontalFlip(), K.RandomVerticalFlip(), K.RandomRotation90(times=(0, 3), p=float(a.rot90)),
+        K.ColorJitter(*(float(j) for j in a.jitter), p=float(a.jitter_p)),
+        K.RandomGaussianBlur((5, 5), tuple(float(s) for s in a.blur_sigma), p=float(a.blur_p)),
     )
 
 
@@ -40,7 +41,7 @@ def pretrain_ssl(backbone: nn.Module, images: list[torch.Tensor], params, seed: 
     Args:
         backbone: a :class:`~research.stego.backbones.Backbone` ((B, 3, H, W) -> (B, D, h, w)).
         images: (3, h, w) uint8 tensors at working resolution (CPU).
-        params: the ``stego.ssl`` config node (steps, batch_size, crop, n_local, lr, temperature).
+        params: the ``stego.ssl`` config node (steps, batch_size, crop, n_local, lr, temperature, augment).
         log: optional callback(step, {"loss": float}).
     """
     torch.manual_seed(seed)
@@ -50,8 +51,8 @@ def pretrain_ssl(backbone: nn.Module, images: list[torch.Tensor], params, seed: 
     projector = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, int(params.proj_dim))).to(device)
     backbone.to(device).train()
     opt = torch.optim.AdamW([*backbone.parameters(), *projector.parameters()], lr=float(params.lr), weight_decay=1e-4)
-    global_aug = _augment(crop, (0.3, 1.0)).to(device)
-    local_aug = _augment(max(16, crop // 2), (0.05, 0.3)).to(device)
+    global_aug = _augment(crop, params.augment.global_scale, params.augment).to(device)
+    local_aug = _augment(max(16, crop // 2), params.augment.local_scale, params.augment).to(device)
     history = []
     bar = tqdm(range(int(params.steps)), desc="stego ssl pretraining", unit="step", disable=not progress)
     for step in bar:

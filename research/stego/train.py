@@ -19,13 +19,17 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from thinseg.sampling import sample_rows
+
 from .head import SegmentationHead
 from .loss import correlation_loss, random_coords, sample_positions
 
 
-def five_crops(images: list[torch.Tensor], crop: int, views: int, seed: int) -> torch.Tensor:
+def five_crops(images: list[torch.Tensor], crop: int, views: int, seed: int,
+               jitter: tuple[float, float, float, float] = (0.1, 0.1, 0.05, 0.0)) -> torch.Tensor:
     """(N, 3, crop, crop) float32 in [0, 1] from (3, h, w) uint8 images (smaller images
-    are padded by replication); N = 5 * views * len(images)."""
+    are padded by replication); N = 5 * views * len(images). Views after the first are
+    flipped and colour-jittered (``jitter``: brightness, contrast, saturation, hue)."""
     out = []
     for im in images:
         x = im.float()[None] / 255.0
@@ -40,7 +44,7 @@ def five_crops(images: list[torch.Tensor], crop: int, views: int, seed: int) -> 
     if views > 1:
         torch.manual_seed(seed)
         aug = K.AugmentationSequential(K.RandomHorizontalFlip(), K.RandomVerticalFlip(),
-                                       K.ColorJitter(0.1, 0.1, 0.05, 0.0, p=1.0))
+                                       K.ColorJitter(*(float(j) for j in jitter), p=1.0))
         crops = torch.cat([crops] + [aug(crops) for _ in range(views - 1)])
     return crops
 
@@ -118,12 +122,12 @@ def codes_of(head: SegmentationHead, feats: torch.Tensor, device, batch_size: in
     return torch.cat([head(feats[i:i + batch_size].to(device)).cpu() for i in range(0, feats.shape[0], batch_size)])
 
 
-def fit_probe(codes: torch.Tensor, k: int, seed: int, sample_size: int = 100_000) -> np.ndarray:
+def fit_probe(codes: torch.Tensor, k: int, seed: int, sample_size: int = 100_000, niter: int = 30,
+              nredo: int = 3) -> np.ndarray:
     """(k, K) float32 unit centroids of spherical KMeans on a seeded sample of code vectors."""
     x = F.normalize(codes, dim=1).permute(0, 2, 3, 1).reshape(-1, codes.shape[1]).numpy().astype(np.float32)
-    if x.shape[0] > sample_size:
-        x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], sample_size, replace=False))]
-    km = faiss.Kmeans(x.shape[1], int(k), niter=30, nredo=3, seed=seed, spherical=True,
+    x = sample_rows(x, sample_size, seed)
+    km = faiss.Kmeans(x.shape[1], int(k), niter=int(niter), nredo=int(nredo), seed=seed, spherical=True,
                       max_points_per_centroid=max(256, x.shape[0] // int(k) + 1))
     km.train(np.ascontiguousarray(x))
     return F.normalize(torch.from_numpy(km.centroids.copy()), dim=1).numpy()
