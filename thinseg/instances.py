@@ -149,6 +149,31 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[n
     return c.astype(np.float32), kind
 
 
+def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1,) maximum of ``values`` per label 0..n (0 where a label is absent)."""
+    out = np.zeros(n + 1)
+    sel = labels > 0
+    np.maximum.at(out, labels[sel], values[sel])
+    return out
+
+
+def _label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1,) median of ``values`` per label 1..n (index 0 and absent labels: 0), from one
+    sort of the labelled pixels only."""
+    sel = labels > 0
+    lab, val = labels[sel].astype(np.int64), values[sel]
+    order = np.lexsort((val, lab))
+    lab, val = lab[order], val[order]
+    starts = np.searchsorted(lab, np.arange(n + 1))
+    ends = np.searchsorted(lab, np.arange(n + 1), side="right")
+    out = np.zeros(n + 1)
+    has = ends > starts
+    lo, hi = starts[has] + (ends[has] - starts[has] - 1) // 2, starts[has] + (ends[has] - starts[has]) // 2
+    out[has] = 0.5 * (val[lo] + val[hi])
+    out[0] = 0.0
+    return out
+
+
 @dataclass
 class BlobDecision:
     """Which clusters may hold blobs. Arrays are indexed by cluster id (length K)."""
@@ -166,17 +191,9 @@ def choose_foreground(labels: np.ndarray, contrast: np.ndarray, rock: np.ndarray
     or ``plain`` (the gate is set per light type)."""
     k = int(labels.max()) + 1 if labels.size else 0
     counts = np.bincount(labels.ravel(), minlength=k)
-    med = np.full(k, np.nan)
-    sel = rock.ravel()
-    lab_rock, c_rock = labels.ravel()[sel], contrast.ravel()[sel]
-    if c_rock.size:
-        order = np.argsort(lab_rock, kind="stable")
-        lab_sorted, c_sorted = lab_rock[order], c_rock[order]
-        starts = np.searchsorted(lab_sorted, np.arange(k))
-        ends = np.searchsorted(lab_sorted, np.arange(k), side="right")
-        for i in range(k):
-            if ends[i] > starts[i]:
-                med[i] = float(np.median(c_sorted[starts[i]:ends[i]]))
+    rock_labels = np.where(rock, labels + 1, 0)  # cluster c -> c + 1 on rock pixels, 0 elsewhere
+    has_rock = np.bincount(rock_labels.ravel(), minlength=k + 1)[1:] > 0
+    med = np.where(has_rock, _label_median(contrast, rock_labels, k)[1:], np.nan)
     gate = float(cfg.cluster_gate[light])
     blob = np.ones(k, bool) if gate <= 0 else np.nan_to_num(med, nan=-np.inf) >= gate
     return BlobDecision(blob, med, counts)
@@ -208,29 +225,14 @@ def blob_mask(contrast: np.ndarray, region: np.ndarray, allowed: np.ndarray, cfg
     return remove_small_objects(fg, max_size=min_area_px((h, w), cfg) - 1)
 
 
-def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """(n + 1,) maximum of ``values`` per label 0..n (0 where a label is absent)."""
-    out = np.zeros(n + 1)
-    sel = labels > 0
-    np.maximum.at(out, labels[sel], values[sel])
-    return out
-
-
-def _label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """(n + 1,) median of ``values`` per label 1..n (index 0 and absent labels: 0), from one
-    sort of the labelled pixels only."""
-    sel = labels > 0
-    lab, val = labels[sel].astype(np.int64), values[sel]
-    order = np.lexsort((val, lab))
-    lab, val = lab[order], val[order]
-    starts = np.searchsorted(lab, np.arange(n + 1))
-    ends = np.searchsorted(lab, np.arange(n + 1), side="right")
-    out = np.zeros(n + 1)
-    has = ends > starts
-    lo, hi = starts[has] + (ends[has] - starts[has] - 1) // 2, starts[has] + (ends[has] - starts[has]) // 2
-    out[has] = 0.5 * (val[lo] + val[hi])
-    out[0] = 0.0
-    return out
+def _with_orphans(ids: np.ndarray, fg: np.ndarray) -> np.ndarray:
+    """(h, w) int32: ``ids`` with every connected piece of ``fg`` that a watershed left
+    unlabelled (no marker reached it) given an id of its own after the existing ones."""
+    orphans = fg & (ids == 0)
+    if orphans.any():
+        extra, _ = ndi.label(orphans)
+        ids = np.where(orphans, extra + ids.max(), ids)
+    return ids.astype(np.int32)
 
 
 def _piecewise_h_maxima(values: np.ndarray, mask: np.ndarray, h: float) -> np.ndarray:
@@ -273,11 +275,7 @@ def _distance_markers(fg: np.ndarray, cfg) -> np.ndarray:
         else:
             peaks[box] |= h_maxima(scaled, 1.0).astype(bool) & piece
     markers = watershed(-dist, ndi.label(peaks)[0], mask=fg)
-    orphans = fg & (markers == 0)
-    if orphans.any():
-        extra, _ = ndi.label(orphans)
-        markers = np.where(orphans, extra + markers.max(), markers)
-    return markers.astype(np.int32)
+    return _with_orphans(markers, fg)
 
 
 def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: float = 0.0,
@@ -352,10 +350,7 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg, lab: np.ndarray |
     else:
         raise ValueError(f"instances.markers must be contrast, distance or both, got {cfg.markers!r}")
     ids = watershed(-contrast, markers, mask=fg)
-    orphans = fg & (ids == 0)  # pieces without a core keep an id of their own
-    if orphans.any():
-        extra, _ = ndi.label(orphans)
-        ids = np.where(orphans, extra + ids.max(), ids)
+    ids = _with_orphans(ids, fg)  # pieces without a core keep an id of their own
     ids = merge_pieces(ids, contrast, float(cfg.merge_ratio), float(cfg.merge_min_neck), float(cfg.merge_max_step),
                        lab, float(cfg.merge_max_dE))
     sizes = np.bincount(ids.ravel())
