@@ -64,6 +64,19 @@ def test_shiny_grey_is_bluer_not_darker(icfg):
     assert c[40, 40] > 1.2 and kind[40, 40] == SHINY_GREY and c[5, 5] < 0.3
 
 
+def test_brownish_grey_on_a_yellow_rock_is_no_shiny_grey_body(icfg):
+    """0c3n69 / 0dpocx: vignetted corners of a yellow-brown rock (Lab b ~12) are bluer
+    than the rock (b ~4) but brownish, not grey or bluish: no shiny grey seed there."""
+    L = np.full((80, 80), 55.0) + _noise((80, 80))
+    b = np.full((80, 80), 12.0)
+    b[20:60, 20:60] = 4.0  # 8 units bluer than the rock, still brownish
+    b[30:50, 60:75] = -6.0  # a real bluish grey body beside it
+    lab = np.stack([L, np.full_like(L, 3.0), b], -1).astype(np.float32)
+    c, kind = blob_contrast(lab, "plain", np.ones(L.shape, bool), icfg)
+    assert c[40, 40] < icfg.grow, "a brownish patch must not even grow a shiny grey blob"
+    assert c[40, 68] >= 1.0 and kind[40, 68] == SHINY_GREY
+
+
 def test_uv_bright_body_contrasts_and_dark_does_not(icfg):
     L = np.full((80, 80), 28.0) + _noise((80, 80))
     L[disk((25, 25), 8)] = 80.0

@@ -25,7 +25,10 @@ mount (``thinseg.scene``).
      reference) / ``dark_contrast``;
    * ``plain``, shiny grey bodies: bluer than the rock (Lab b below the rock's median
      b, smoothed with ``blue_sigma``) by ``blue_contrast`` and not lighter than the
-     matrix; the larger of the two plain contrasts counts, and it names the class.
+     matrix, and grey or bluish in absolute terms (b at most ``blue_max_b``; each
+     ``blue_contrast`` above it costs one contrast unit: on a yellow-brown rock a
+     vignetted brownish corner is bluer than the rock but no shiny body); the larger
+     of the two plain contrasts counts, and it names the class.
 2. **Which clusters may hold blobs** (``choose_foreground``): a cluster is a blob
    cluster when the median contrast of its rock pixels is at least ``cluster_gate``
    of the light type (0 switches the gate off). So a method's grouping matters:
@@ -144,6 +147,9 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[n
         b_rock = float(np.median(bs[rock])) if rock.any() else float(np.median(bs))
         lighter = np.maximum(0.0, -dark_excess) / cfg.dark_contrast  # shiny grey is not lighter than the matrix
         cb = (b_rock - bs) / cfg.blue_contrast - lighter
+        # grey or bluish in absolute terms too: on a yellow-brown rock a brownish-grey
+        # (vignetted corner, chip edge) is bluer than the rock but no shiny grey body
+        cb = np.minimum(cb, 1.0 + (cfg.blue_max_b - bs) / cfg.blue_contrast)
         kind[cb > c] = SHINY_GREY
         c = np.maximum(c, cb)
     return c.astype(np.float32), kind
