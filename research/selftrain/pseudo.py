@@ -64,9 +64,11 @@ def pseudo_labels(instance_maps: list[np.ndarray], region: np.ndarray, band: int
     return target
 
 
-def pipelines(cfg, methods, device="cpu") -> list[Segmenter]:
+def pipelines(cfg, methods, device="cpu", sample_size: int | None = None) -> list[Segmenter]:
     """The label-free segmenters named in ``methods``, each built on a copy of the run
-    config with ``method`` set and its scope forced to one model per image."""
+    config with ``method`` set and its scope forced to one model per image (and its
+    ``sample_size`` of pixels per fit set to ``sample_size`` when given: GMM's EM on 20000
+    pixels costs seconds per image)."""
     out = []
     for name in methods:
         c = cfg.copy()
@@ -74,6 +76,8 @@ def pipelines(cfg, methods, device="cpu") -> list[Segmenter]:
         c.method = str(name)
         if "scope" in c[name]:
             c[name].scope = "image"
+        if sample_size and "sample_size" in c[name]:
+            c[name].sample_size = int(sample_size)
         seg = build_segmenter(c, device)
         if seg.output != "clusters" or seg.needs_fit:
             raise ValueError(f"selftrain.pseudo.methods: {name} is not a per-image cluster method")

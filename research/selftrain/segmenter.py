@@ -46,12 +46,13 @@ class SelfTrainSegmenter(Segmenter):
                           for s in samples), int(p.train.max_images), self.seed)
         if not kept:
             raise ValueError("selftrain fit needs at least one image")
-        segs = pipelines(self.cfg, list(p.pseudo.methods), "cpu")
+        segs = pipelines(self.cfg, list(p.pseudo.methods), "cpu", int(p.pseudo.sample_size))
         items = []
         for image, light, name in kept:
             x = image[None].float() / 255.0
             sample = WorkingImage(x, pixel_features(x, self.features), light, name)
-            items.append(TrainImage(image, image_target(sample, segs, self.cfg, int(p.pseudo.band)), name))
+            items.append(TrainImage(image, sample.features.permute(2, 0, 1).to(torch.float16).contiguous(),
+                                    image_target(sample, segs, self.cfg, int(p.pseudo.band)), name))
         return self.fit_targets(items, log, progress)
 
     def fit_targets(self, items: list[TrainImage], log=None, progress: bool = False) -> "SelfTrainSegmenter":

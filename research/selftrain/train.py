@@ -23,10 +23,12 @@ N_CLASSES = 4
 
 @dataclass
 class TrainImage:
-    """One training image in memory: image (3, h, w) uint8 RGB (CPU); target (h, w) uint8
-    blob-map classes or ``IGNORE``; name."""
+    """One training image in memory: image (3, h, w) uint8 RGB (CPU); features (C, h, w)
+    float16 shared features of the whole image (cropped with it: no border effects, and
+    computed once); target (h, w) uint8 blob-map classes or ``IGNORE``; name."""
 
     image: torch.Tensor
+    features: torch.Tensor
     target: np.ndarray
     name: str = ""
 
@@ -63,7 +65,7 @@ class CropSampler:
         self.blobs = [np.flatnonzero(it.target.ravel() == 1) for it in self.items]
 
     def __call__(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(batch, 3, c, c) float32 RGB in [0, 1] and (batch, c, c) int64 targets (CPU)."""
+        """(batch, 3 + C, c, c) float32 RGB in [0, 1] and features, (batch, c, c) int64 targets (CPU)."""
         ims, tgs = [], []
         c = self.crop
         for _ in range(batch):
@@ -76,9 +78,9 @@ class CropSampler:
                 x = int(np.clip(cx - c // 2 + self.rng.integers(-c // 4, c // 4 + 1), 0, w - c))
             else:
                 y, x = int(self.rng.integers(h - c + 1)), int(self.rng.integers(w - c + 1))
-            ims.append(it.image[:, y:y + c, x:x + c])
+            ims.append(torch.cat([it.image[:, y:y + c, x:x + c].float() / 255.0, it.features[:, y:y + c, x:x + c].float()]))
             tgs.append(torch.from_numpy(it.target[y:y + c, x:x + c].astype(np.int64)))
-        return torch.stack(ims).float() / 255.0, torch.stack(tgs)
+        return torch.stack(ims), torch.stack(tgs)
 
 
 def augmentations(cfg) -> tuple[K.AugmentationSequential, torch.nn.Module]:
@@ -112,10 +114,10 @@ def train_steps(net: UNet, sampler: CropSampler, params, feature_cfg, weights: t
     losses = []
     bar = tqdm(range(1, steps + 1), desc=f"train selftrain ({tag})", unit="step", disable=not progress, file=sys.stderr)
     for step in bar:
-        images, targets = sampler(int(tp.batch_size))
-        images, masks = geo(images.to(device), targets[:, None].float().to(device))
+        x, targets = sampler(int(tp.batch_size))
+        x, masks = geo(x.to(device), targets[:, None].float().to(device))  # flips / rot90 keep the features valid
         targets = masks[:, 0].round().long()
-        logits = net(network_input(photo(images), feature_cfg))
+        logits = net(torch.cat([photo(x[:, :3]), x[:, 3:]], dim=1))
         loss = F.cross_entropy(logits, targets, weight=weights, ignore_index=IGNORE)
         opt.zero_grad()
         loss.backward()
@@ -145,11 +147,11 @@ def relabel(net: UNet, items: list[TrainImage], pseudo: list[np.ndarray], featur
     Returns the new items and the share of pixels whose label changed."""
     out, changed, total = [], 0, 0
     for it, base in zip(items, pseudo):
-        p = probabilities(net, it.image[None].float() / 255.0, feature_cfg, device)[0]
+        p = probabilities(net, it.image[None].float() / 255.0, feature_cfg, device, it.features[None].float())[0]
         conf, cls = p.max(0)
         conf, cls = conf.cpu().numpy(), cls.cpu().numpy().astype(np.uint8)
         target = np.where(conf >= confidence, cls, base).astype(np.uint8)
         changed += int((target != it.target).sum())
         total += target.size
-        out.append(TrainImage(it.image, target, it.name))
+        out.append(TrainImage(it.image, it.features, target, it.name))
     return out, changed / max(total, 1)
