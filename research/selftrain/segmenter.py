@@ -11,6 +11,7 @@ elsewhere, and fine-tune. ``predict``: one forward pass; its labels ARE the blob
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
 
@@ -24,6 +25,19 @@ from thinseg.segmenter import Segmenter, WorkingImage, register, reservoir
 from .model import UNet
 from .pseudo import image_target, pipelines
 from .train import N_CLASSES, CropSampler, TrainImage, class_weights, make_network, probabilities, relabel, train_steps
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with ``n`` torch threads (0 = leave torch's setting). On a loaded
+    machine two OpenMP threads on two busy cores can make a training step 30x slower."""
+    before = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @register("selftrain")
@@ -41,6 +55,10 @@ class SelfTrainSegmenter(Segmenter):
 
     def fit(self, samples: Iterable[WorkingImage], log=None, progress: bool = False) -> "SelfTrainSegmenter":
         """Pseudo-label a reservoir sample of ``samples``, train, self-train (module docstring)."""
+        with torch_threads(int(self.params.threads)):
+            return self._fit(samples, log, progress)
+
+    def _fit(self, samples, log=None, progress: bool = False) -> "SelfTrainSegmenter":
         p = self.params
         kept = reservoir((((s.image[0].detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8), s.light, s.name)
                           for s in samples), int(p.train.max_images), self.seed)
@@ -53,10 +71,14 @@ class SelfTrainSegmenter(Segmenter):
             sample = WorkingImage(x, pixel_features(x, self.features), light, name)
             items.append(TrainImage(image, sample.features.permute(2, 0, 1).to(torch.float16).contiguous(),
                                     image_target(sample, segs, self.cfg, int(p.pseudo.band)), name))
-        return self.fit_targets(items, log, progress)
+        return self._fit_targets(items, log, progress)
 
     def fit_targets(self, items: list[TrainImage], log=None, progress: bool = False) -> "SelfTrainSegmenter":
         """Train on images whose pseudo-labels are already built (``TrainImage``)."""
+        with torch_threads(int(self.params.threads)):
+            return self._fit_targets(items, log, progress)
+
+    def _fit_targets(self, items: list[TrainImage], log=None, progress: bool = False) -> "SelfTrainSegmenter":
         p, tp = self.params, self.params.train
         pseudo = [it.target for it in items]
         weights = class_weights(pseudo, float(tp.weight_power))
@@ -90,7 +112,8 @@ class SelfTrainSegmenter(Segmenter):
         if self.net is None:
             raise RuntimeError("selftrain must be fitted (or loaded) before predict")
         feats = sample.features.permute(2, 0, 1)[None]
-        prob = probabilities(self.net, sample.image, self.features, self.device, feats)
+        with torch_threads(int(self.params.threads)):
+            prob = probabilities(self.net, sample.image, self.features, self.device, feats)
         return prob.argmax(1)[0].cpu().numpy().astype(np.int64)
 
     def save(self, path) -> None:
