@@ -122,7 +122,8 @@ def main(argv=None) -> int:
         cfg = load_config([f"method={method}", "eval.internal=false", *args.overrides])
         fitted = None
         if args.fit_dir:
-            fit_paths = [p for d in map(Path, args.fit_dir) if d.is_dir() for p in list_images(d)]
+            fit_paths = [p for d in map(Path, args.fit_dir) if d.is_dir() for p in list_images(d)
+                         if not p.stem.endswith("_preview")]  # label previews are no training images
             fitted = ready_segmenter(fit_paths, cfg, "+".join(Path(d).name for d in args.fit_dir))
             fit_seconds[method] = fitted[1]
         if examples.is_dir() and example_images(examples):
