@@ -2,7 +2,7 @@
 examples and contact sheets of the unlabelled challenge images.
 
     python -m experiments.real [--methods kmeans gmm dfc stego] [--examples DIR] [--images DIR ...]
-                               [--out runs/real] [key=value ...]
+                               [--fit-dir DIR ...] [--out runs/real] [key=value ...]
 
 * ``--examples`` (default ``../shared/data/challenge/examples``): images ``NAME.jpg``
   with ``NAME_mask.npy`` labels (``*_preview.png`` ignored). The labels are partial, so
@@ -12,7 +12,9 @@ examples and contact sheets of the unlabelled challenge images.
 * ``--images`` (default ``../shared/data/challenge/images``): folders without labels;
   each gets a contact sheet per method.
 Per method: a segmenter that learns from a folder (``needs_fit``) is fitted on that
-folder first (unsupervised, as the export does). Writes ``OUT/real.md`` (the tables),
+folder first (unsupervised, as the export does); with ``--fit-dir DIR [DIR ...]`` it is
+fitted once on the images of those folders together (e.g. the examples and the challenge
+images) and that one model segments every folder. Writes ``OUT/real.md`` (the tables),
 ``OUT/real.json`` and ``OUT/METHOD/sheet_FOLDER.png`` (image | instances coloured by
 class, white outlines, mount tinted and hatched). Missing folders are skipped with a
 note, so the command also runs where ``../shared`` is absent.
@@ -46,16 +48,21 @@ def example_images(folder: Path) -> list[Path]:
     return [p for p in list_images(folder) if (folder / f"{p.stem}_mask.npy").exists()]
 
 
-def segment_folder(paths: list[Path], cfg, desc: str) -> list[dict]:
-    """Fit (when the method learns from a folder) and segment ``paths``; one dict per image
-    with name, rgb (working-size float32), mask (H, W) int32, region, classes, light,
-    mount_share, seconds."""
-    from tqdm import tqdm
-
+def ready_segmenter(paths: list[Path], cfg, desc: str):
+    """(segmenter, seconds fitting): fitted on ``paths`` when the method learns from a folder."""
     device = resolve_device(cfg.device)
     seg = build_segmenter(cfg, device)
-    seg, fit_s = seg.ready(lambda: prepared_images(paths, cfg, device, f"fit {cfg.method} on {desc}"),
-                           progress=bool(cfg.export.progress))
+    return seg.ready(lambda: prepared_images(paths, cfg, device, f"fit {cfg.method} on {desc}"),
+                     progress=bool(cfg.export.progress))
+
+
+def segment_folder(paths: list[Path], cfg, desc: str, fitted=None) -> list[dict]:
+    """Fit (when the method learns from a folder; ``fitted``: (segmenter, fit seconds) to use
+    instead) and segment ``paths``; one dict per image with name, rgb (working-size
+    float32), mask (H, W) int32, region, classes, light, mount_share, seconds."""
+    from tqdm import tqdm
+
+    seg, fit_s = fitted if fitted is not None else ready_segmenter(paths, cfg, desc)
     out = []
     for p in tqdm(paths, desc=f"{cfg.method} {desc}", unit="img", file=sys.stderr):
         rgb, full = read_for_segmentation(p, cfg)
@@ -103,16 +110,24 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", nargs="+", default=["kmeans"])
     ap.add_argument("--examples", default=str(DEFAULT_EXAMPLES))
     ap.add_argument("--images", nargs="*", default=[str(DEFAULT_IMAGES)])
+    ap.add_argument("--fit-dir", nargs="+", default=None,
+                    help="fit a folder-learning method once on the images of these folders, for every folder")
     ap.add_argument("--out", default="runs/real")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args(argv)
     out = Path(args.out)
     examples = Path(args.examples)
-    scores, sheets, counts = {}, {}, {}
+    scores, sheets, counts, fit_seconds = {}, {}, {}, {}
     for method in args.methods:
         cfg = load_config([f"method={method}", "eval.internal=false", *args.overrides])
+        fitted = None
+        if args.fit_dir:
+            fit_paths = [p for d in map(Path, args.fit_dir) if d.is_dir() for p in list_images(d)
+                         if not p.stem.endswith("_preview")]  # label previews are no training images
+            fitted = ready_segmenter(fit_paths, cfg, "+".join(Path(d).name for d in args.fit_dir))
+            fit_seconds[method] = fitted[1]
         if examples.is_dir() and example_images(examples):
-            res = segment_folder(example_images(examples), cfg, "examples")
+            res = segment_folder(example_images(examples), cfg, "examples", fitted)
             scores[method] = score_examples(res, examples)
             sheets[f"{method}/examples"] = str(save_contact_sheet(res, out / method / "sheet_examples.png"))
             print(_table({method: scores[method]}), flush=True)
@@ -122,13 +137,15 @@ def main(argv=None) -> int:
             if not folder.is_dir():
                 print(f"[real] {folder} not found: skipped", file=sys.stderr)
                 continue
-            res = segment_folder(list_images(folder), cfg, folder.name)
+            res = segment_folder(list_images(folder), cfg, folder.name, fitted)
             sheets[f"{method}/{folder.name}"] = str(save_contact_sheet(res, out / method / f"sheet_{folder.name}.png"))
             counts[f"{method}/{folder.name}"] = {r["name"]: {"blobs": int(r["mask"].max()),
                                                              "mount_share": round(r["mount_share"], 3),
                                                              "seconds": round(r["seconds"], 3)} for r in res}
     text = "# Real photographs\n\n" + (_table(scores) if scores else "(no examples scored)\n")
     text += "\n" + "\n".join(f"- sheet {k}: {v}" for k, v in sheets.items()) + "\n"
+    if fit_seconds:
+        text += "\n" + "\n".join(f"- {k} fitted once on {' '.join(args.fit_dir)}: {v:.1f} s" for k, v in fit_seconds.items()) + "\n"
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "real.md", text)
     write_text(out / "real.json", json.dumps({"examples": scores, "images": counts, "sheets": sheets}, indent=1))

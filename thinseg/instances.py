@@ -452,3 +452,62 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
     # The working size never exceeds the original, so nearest upsampling keeps every id.
     mask = resize_nearest(ids, out_shape).astype(np.int32)
     return Instances(mask, clusters, classes, ids, contrast, decision)
+
+
+BLOB_MAP_CLASSES = ("background", "blob", "boundary", "mount")  # labels of a ``blob_map`` (Segmenter.output)
+BM_BACKGROUND, BM_BLOB, BM_BOUNDARY, BM_MOUNT = range(4)
+
+
+def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, region: np.ndarray, cfg,
+                          out_shape: tuple[int, int]) -> Instances:
+    """Instances from a method that outputs the blob decision itself (``Segmenter.output ==
+    "blob_map"``) instead of clusters, with the shared pieces of ``clusters_to_instances``.
+
+    1. Markers: connected pieces of blob interior (class 1) on the rock (region != MOUNT,
+       class != mount). Touching bodies are two pieces when the boundary class (2) parts them.
+    2. Foreground: interior plus boundary pixels within ``expand`` px of it (the outer ring
+       of a body; a body's outline is drawn at its outer edge, so no further expansion),
+       opened (``open_radius``), holes filled (``max_hole_frac``), pieces under the minimum
+       area dropped, never on the mount.
+    3. A watershed on the blob contrast (``blob_contrast``) grows the markers over the
+       foreground (the seam between touching bodies goes to the more contrasted side);
+       foreground without a marker (boundary only) is not a blob; slivers dropped.
+    4. ``filter_shapes`` (fields, blurred zones, streaks, the chip's edge), full size.
+
+    Args:
+        blob_map: (h, w) int labels 0 background, 1 blob, 2 boundary, 3 mount (``BLOB_MAP_CLASSES``).
+        lab: (h, w, 3) float32 Lab. light: ``uv`` or ``plain``. region: (h, w) uint8 scene map.
+        cfg: the ``instances`` node. out_shape: (H, W) of the original image.
+    Returns:
+        :class:`Instances`; ``clusters`` = majority blob-map class of each blob, ``classes`` from
+        the contrast's kind; ``decision`` marks classes 1 and 2 as blob classes.
+    """
+    blob_map = np.asarray(blob_map)
+    h, w = blob_map.shape
+    rock = (region != MOUNT) & (blob_map != BM_MOUNT)
+    contrast, kind = blob_contrast(lab, light, region != MOUNT, cfg)
+    interior = (blob_map == BM_BLOB) & rock
+    reach = max(1, int(round(float(cfg.expand))))
+    near = ndi.binary_dilation(interior, iterations=reach) if interior.any() else interior
+    fg = interior | ((blob_map == BM_BOUNDARY) & near & rock)
+    if cfg.open_radius > 0:
+        fg = ndi.binary_opening(fg, structure=disk(int(cfg.open_radius)).astype(bool))
+    max_hole = int(float(cfg.max_hole_frac) * h * w)
+    if max_hole > 0:
+        fg = remove_small_holes(fg, max_size=max_hole)
+    fg &= rock
+    fg = remove_small_objects(fg, max_size=min_area_px((h, w), cfg) - 1)
+    markers, _ = ndi.label(interior & fg)
+    ids = watershed(-contrast, markers, mask=fg).astype(np.int32) if fg.any() else np.zeros((h, w), np.int32)
+    sizes = np.bincount(ids.ravel())
+    ids[sizes[ids] < min_area_px((h, w), cfg)] = 0  # watershed slivers
+    ids = filter_shapes(relabel_sequential(ids)[0].astype(np.int32), contrast, region, cfg)
+    k = len(BLOB_MAP_CLASSES)
+    labels = np.clip(blob_map, 0, k - 1).astype(np.int64)
+    counts = np.bincount(labels.ravel(), minlength=k)
+    med = np.array([np.median(contrast[labels == c]) if counts[c] else np.nan for c in range(k)])
+    decision = BlobDecision(np.array([False, True, True, False]), med, counts)
+    clusters = blob_clusters(ids, labels)
+    classes = blob_clusters(ids, kind.astype(np.int64))
+    mask = resize_nearest(ids, out_shape).astype(np.int32)
+    return Instances(mask, clusters, classes, ids, contrast, decision)

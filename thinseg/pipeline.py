@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from .features import lab_of, pixel_features, to_working_tensor, working_size
 from .imageio import ImageLoadError, image_shape, load_image
-from .instances import clusters_to_instances
+from .instances import blob_map_to_instances, clusters_to_instances
 from .light import classify_light
 from .scene import MOUNT, scene_map
 from .segmenter import Segmenter, WorkingImage
@@ -24,7 +24,7 @@ from .segmenter import Segmenter, WorkingImage
 class SegmentationResult:
     """mask: (H, W) int32 instance ids, 0 = background. classes: (N,) majority cluster of
     each blob. blob_classes: (N,) index into ``BLOB_CLASSES`` (fluorescent / opaque_dark /
-    shiny_grey). labels: (h, w) int64 cluster ids at working resolution. features: (h, w, C)
+    shiny_grey). labels: (h, w) int64 the segmenter's labels at working resolution (cluster ids, or blob-map classes when ``segmenter.output == "blob_map"``). features: (h, w, C)
     the shared features they were computed from (for internal scores, ``eval.metrics``).
     region: (h, w) uint8 scene map (0 rock, 1 mount). mount_share: share of the picture
     that is mount."""
@@ -98,7 +98,10 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
     t2 = time.perf_counter()
     lab = lab_of(sample.features, cfg.features)
     region = scene_map(lab, sample.light, cfg.scene)
-    inst = clusters_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape)
+    if segmenter.output == "blob_map":  # the method's labels are the blob decision itself
+        inst = blob_map_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape)
+    else:  # cluster labels: the shared contrast-based decision picks the blob pixels
+        inst = clusters_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape)
     t3 = time.perf_counter()
     timing = {"features": t1 - t0, "cluster": t2 - t1, "instances": t3 - t2}
     return SegmentationResult(inst.mask, inst.clusters, sample.light, labels, features=sample.features,

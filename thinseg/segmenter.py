@@ -28,6 +28,8 @@ import torch
 
 _REGISTRY: dict[str, type["Segmenter"]] = {}
 
+OUTPUTS = ("clusters", "blob_map")  # what a segmenter's labels mean (``Segmenter.output``)
+
 
 @dataclass
 class WorkingImage:
@@ -76,9 +78,16 @@ class Log(Protocol):
 
 
 class Segmenter:
-    """Base class: subclasses set ``name`` and implement ``predict``."""
+    """Base class: subclasses set ``name`` and implement ``predict``.
+
+    ``output`` says what ``predict``'s labels mean: ``"clusters"`` (default) = cluster
+    ids that the shared blob decision (``thinseg.instances.clusters_to_instances``)
+    turns into blobs; ``"blob_map"`` = the blob decision itself, ``BLOB_MAP_CLASSES``
+    (0 background, 1 blob interior, 2 boundary, 3 mount), cut into instances by
+    ``thinseg.instances.blob_map_to_instances``."""
 
     name = "base"
+    output = "clusters"
 
     def __init__(self, cfg, device: torch.device | str = "cpu"):
         self.params = cfg[self.name]  # the method's own hyper-parameters (its YAML node)
@@ -93,7 +102,8 @@ class Segmenter:
         return self
 
     def predict(self, sample: WorkingImage) -> np.ndarray:
-        """(h, w) int64 cluster labels 0..K-1 for one working-resolution image."""
+        """(h, w) int64 labels for one working-resolution image: cluster ids 0..K-1
+        (``output="clusters"``) or blob-map classes 0..3 (``output="blob_map"``)."""
         raise NotImplementedError
 
     @property
@@ -144,6 +154,8 @@ def register(name: str) -> Callable[[type[Segmenter]], type[Segmenter]]:
     def deco(cls: type[Segmenter]) -> type[Segmenter]:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             raise ValueError(f"method {name!r} registered twice")
+        if cls.output not in OUTPUTS:
+            raise ValueError(f"{cls.__name__}.output must be one of {OUTPUTS}, got {cls.output!r}")
         cls.name = name
         _REGISTRY[name] = cls
         return cls

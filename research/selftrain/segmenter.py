@@ -1,0 +1,145 @@
+"""``method=selftrain``: a light U-Net trained on the agreement of label-free pipelines.
+
+``fit``: a reservoir of at most ``train.max_images`` working images of the folder; each
+is labelled by the pipelines of ``pseudo.methods`` (``pseudo.py``: 0 background, 1 blob,
+2 boundary, 3 mount, 255 where they disagree); the network (``model.py``) learns them on
+augmented crops (``train.py``), then ``rounds`` self-training rounds relabel every image
+with its confident predictions (softmax max >= ``confidence``), keeping the pseudo-labels
+elsewhere, and fine-tune. ``predict``: one forward pass; its labels ARE the blob decision
+(``output = "blob_map"``), cut into instances by ``thinseg.instances.blob_map_to_instances``.
+``save``/``load``: weights and the config node in one file.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from thinseg.features import pixel_features
+from thinseg.segmenter import Segmenter, WorkingImage, register, reservoir
+
+from .model import UNet
+from .pseudo import image_target, pipelines
+from .train import N_CLASSES, CropSampler, TrainImage, class_weights, make_network, probabilities, relabel, train_steps
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with ``n`` torch threads (0 = leave torch's setting). On a loaded
+    machine two OpenMP threads on two busy cores can make a training step 30x slower."""
+    before = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@register("selftrain")
+class SelfTrainSegmenter(Segmenter):
+    output = "blob_map"
+
+    def __init__(self, cfg, device="cpu"):
+        super().__init__(cfg, device)
+        self.net: UNet | None = None
+        self.history: dict = {}
+
+    @property
+    def needs_fit(self) -> bool:
+        return self.net is None
+
+    def fit(self, samples: Iterable[WorkingImage], log=None, progress: bool = False) -> "SelfTrainSegmenter":
+        """Pseudo-label a reservoir sample of ``samples``, train, self-train (module docstring)."""
+        with torch_threads(int(self.params.threads)):
+            return self._fit(samples, log, progress)
+
+    def _fit(self, samples, log=None, progress: bool = False) -> "SelfTrainSegmenter":
+        p = self.params
+        kept = reservoir((((s.image[0].detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8), s.light, s.name)
+                          for s in samples), int(p.train.max_images), self.seed)
+        if not kept:
+            raise ValueError("selftrain fit needs at least one image")
+        segs = pipelines(self.cfg, list(p.pseudo.methods), "cpu", int(p.pseudo.sample_size))
+        items = []
+        for image, light, name in kept:
+            x = image[None].float() / 255.0
+            sample = WorkingImage(x, pixel_features(x, self.features), light, name)
+            items.append(TrainImage(image, sample.features.permute(2, 0, 1).to(torch.float16).contiguous(),
+                                    image_target(sample, segs, self.cfg, int(p.pseudo.band)), name))
+        return self._fit_targets(items, log, progress)
+
+    def fit_targets(self, items: list[TrainImage], log=None, progress: bool = False) -> "SelfTrainSegmenter":
+        """Train on images whose pseudo-labels are already built (``TrainImage``)."""
+        with torch_threads(int(self.params.threads)):
+            return self._fit_targets(items, log, progress)
+
+    def _fit_targets(self, items: list[TrainImage], log=None, progress: bool = False) -> "SelfTrainSegmenter":
+        p, tp = self.params, self.params.train
+        pseudo = [it.target for it in items]
+        weights = class_weights(pseudo, float(tp.weight_power))
+        scalar = (lambda tag, v, step: log.scalar(tag, v, step)) if log is not None else None
+        self.net = make_network(3 + int(self.features_channels()), p, self.seed, self.device)
+        sampler = CropSampler(items, int(tp.crop), float(tp.blob_share), self.seed)
+        hist = {"class_weights": weights.tolist(), "labelled": float(np.mean([(t != 255).mean() for t in pseudo])),
+                "losses": [train_steps(self.net, sampler, p, self.features, weights, int(tp.steps), float(tp.lr),
+                                       self.device, "pseudo", scalar, progress)], "changed": []}
+        step = int(tp.steps)
+        for r in range(int(p.rounds)):
+            items, changed = relabel(self.net, items, pseudo, self.features, float(p.confidence), self.device)
+            hist["changed"].append(changed)
+            if log is not None:
+                log.scalar("selftrain/relabelled_share", changed, r + 1)
+            sampler.items = items
+            sampler.refresh()
+            hist["losses"].append(train_steps(self.net, sampler, p, self.features, weights, int(tp.round_steps),
+                                              float(tp.round_lr), self.device, f"round{r + 1}", scalar, progress, step))
+            step += int(tp.round_steps)
+        self.history = hist
+        return self
+
+    def features_channels(self) -> int:
+        """C, the number of shared feature channels (``thinseg.features.FEATURE_NAMES``)."""
+        probe = torch.zeros(1, 3, 8, 8)
+        return int(pixel_features(probe, self.features).shape[-1])
+
+    def predict(self, sample: WorkingImage) -> np.ndarray:
+        """(h, w) int64 blob map: 0 background, 1 blob, 2 boundary, 3 mount."""
+        if self.net is None:
+            raise RuntimeError("selftrain must be fitted (or loaded) before predict")
+        feats = sample.features.permute(2, 0, 1)[None]
+        with torch_threads(int(self.params.threads)):
+            prob = probabilities(self.net, sample.image, self.features, self.device, feats)
+        return prob.argmax(1)[0].cpu().numpy().astype(np.int64)
+
+    def save(self, path) -> None:
+        """Weights, architecture and the ``selftrain`` config node in one file."""
+        if self.net is None:
+            raise RuntimeError("selftrain has nothing to save before fit")
+        torch.save({"method": "selftrain", "params": OmegaConf.to_container(self.params, resolve=True),
+                    "arch": {"in_channels": self.net.in_channels, "n_classes": self.net.n_classes,
+                             "base": self.net.base, "levels": self.net.levels},
+                    "state_dict": self.net.state_dict(), "history": self.history}, Path(path))
+
+    @classmethod
+    def load(cls, path, cfg, device="cpu") -> "SelfTrainSegmenter":
+        """Rebuild from ``save``: architecture and settings come from the checkpoint."""
+        state = torch.load(Path(path), map_location="cpu", weights_only=False)
+        if not isinstance(state, dict) or state.get("method") != "selftrain":
+            raise ValueError(f"{path} is not a selftrain checkpoint")
+        cfg = cfg.copy()
+        OmegaConf.set_struct(cfg, False)
+        cfg.selftrain = OmegaConf.merge(cfg.selftrain, {k: v for k, v in state["params"].items() if k != "checkpoint"})
+        seg = cls(cfg, device)
+        a = state["arch"]
+        if int(a["n_classes"]) != N_CLASSES:
+            raise ValueError(f"{path}: {a['n_classes']} classes, expected {N_CLASSES}")
+        seg.net = UNet(int(a["in_channels"]), int(a["n_classes"]), int(a["base"]), int(a["levels"]))
+        seg.net.load_state_dict(state["state_dict"])
+        seg.net.to(seg.device).eval()
+        seg.history = state.get("history", {})
+        return seg
