@@ -1,6 +1,7 @@
 """method=selftrain: pseudo-labels from pipeline agreement, the blob-map instance step,
 a tiny self-training run that must beat an untrained network, checkpoint round trip."""
 import numpy as np
+from scipy import ndimage as ndi
 import pytest
 import torch
 
@@ -101,8 +102,8 @@ def test_blob_map_to_instances_parts_touching_blobs_and_skips_mount(cfg):
     assert inst.ids[30, 5] == 0
     assert list(inst.classes) == [1, 1]  # opaque_dark
     assert list(inst.clusters) == [1, 1]
-    one = bm.copy()
-    one[one == 2] = 1  # no boundary between them: one blob
+    one = np.where(right & ~left, 0, bm)  # one body alone: one id, not cut by the shared split
+    one[(one == 2) & ~ndi.binary_dilation(left, iterations=2)] = 0
     assert blob_map_to_instances(one, lab, "plain", region, cfg.instances, (60, 80)).ids.max() == 1
     only_boundary = np.where(bm == 1, 2, bm)  # boundary without interior is no blob
     assert blob_map_to_instances(only_boundary, lab, "plain", region, cfg.instances, (60, 80)).ids.max() == 0

@@ -463,8 +463,9 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     """Instances from a method that outputs the blob decision itself (``Segmenter.output ==
     "blob_map"``) instead of clusters, with the shared pieces of ``clusters_to_instances``.
 
-    1. Markers: connected pieces of blob interior (class 1) on the rock (region != MOUNT,
-       class != mount). Touching bodies are two pieces when the boundary class (2) parts them.
+    1. Markers: the blob interior (class 1) on the rock (region != MOUNT, class != mount),
+       cut by ``split_instances`` as the cluster methods' blobs are (contrast peaks, necks,
+       merge); touching bodies are also parted where the boundary class (2) runs between them.
     2. Foreground: interior plus boundary pixels within ``expand`` px of it (the outer ring
        of a body; a body's outline is drawn at its outer edge, so no further expansion),
        opened (``open_radius``), holes filled (``max_hole_frac``), pieces under the minimum
@@ -497,7 +498,9 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
         fg = remove_small_holes(fg, max_size=max_hole)
     fg &= rock
     fg = remove_small_objects(fg, max_size=min_area_px((h, w), cfg) - 1)
-    markers, _ = ndi.label(interior & fg)
+    # the shared split inside the interior (contrast peaks, then necks; pieces merged again
+    # where no valley / neck / step / colour change parts them), grown over the boundary ring
+    markers = split_instances(interior & fg, contrast, cfg, lab)
     ids = watershed(-contrast, markers, mask=fg).astype(np.int32) if fg.any() else np.zeros((h, w), np.int32)
     sizes = np.bincount(ids.ravel())
     ids[sizes[ids] < min_area_px((h, w), cfg)] = 0  # watershed slivers

@@ -19,7 +19,9 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from thinseg.features import pixel_features
+from thinseg.features import lab_of, pixel_features
+from thinseg.instances import blob_contrast
+from thinseg.scene import MOUNT, scene_map
 from thinseg.segmenter import Segmenter, WorkingImage, register, reservoir
 
 from .model import UNet
@@ -38,6 +40,19 @@ def torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def guide_channels(sample: WorkingImage, cfg) -> torch.Tensor:
+    """(2, h, w) float32 inputs that carry the shared blob decision's evidence to the
+    network: the blob contrast against the local rock matrix (``thinseg.instances.blob_contrast``,
+    clipped to [-2, 4] and halved) and the mount indicator of the scene map. A small U-Net
+    cannot compute a per-image matrix percentile from crops; given it, it learns where the
+    pipelines' decision holds."""
+    lab = lab_of(sample.features, cfg.features)
+    region = scene_map(lab, sample.light, cfg.scene)
+    contrast, _ = blob_contrast(lab, sample.light, region != MOUNT, cfg.instances)
+    return torch.stack([torch.from_numpy(np.clip(contrast, -2.0, 4.0) / 2.0).float(),
+                        torch.from_numpy((region == MOUNT).astype(np.float32))])
 
 
 @register("selftrain")
@@ -69,7 +84,7 @@ class SelfTrainSegmenter(Segmenter):
         for image, light, name in kept:
             x = image[None].float() / 255.0
             sample = WorkingImage(x, pixel_features(x, self.features), light, name)
-            items.append(TrainImage(image, sample.features.permute(2, 0, 1).to(torch.float16).contiguous(),
+            items.append(TrainImage(image, self.network_features(sample).to(torch.float16).contiguous(),
                                     image_target(sample, segs, self.cfg, int(p.pseudo.band)), name))
         return self._fit_targets(items, log, progress)
 
@@ -83,7 +98,7 @@ class SelfTrainSegmenter(Segmenter):
         pseudo = [it.target for it in items]
         weights = class_weights(pseudo, float(tp.weight_power))
         scalar = (lambda tag, v, step: log.scalar(tag, v, step)) if log is not None else None
-        self.net = make_network(3 + int(self.features_channels()), p, self.seed, self.device)
+        self.net = make_network(3 + int(items[0].features.shape[0]), p, self.seed, self.device)
         sampler = CropSampler(items, int(tp.crop), float(tp.blob_share), self.seed)
         hist = {"class_weights": weights.tolist(), "labelled": float(np.mean([(t != 255).mean() for t in pseudo])),
                 "losses": [train_steps(self.net, sampler, p, self.features, weights, int(tp.steps), float(tp.lr),
@@ -102,16 +117,17 @@ class SelfTrainSegmenter(Segmenter):
         self.history = hist
         return self
 
-    def features_channels(self) -> int:
-        """C, the number of shared feature channels (``thinseg.features.FEATURE_NAMES``)."""
-        probe = torch.zeros(1, 3, 8, 8)
-        return int(pixel_features(probe, self.features).shape[-1])
+    def network_features(self, sample: WorkingImage) -> torch.Tensor:
+        """(C', h, w) float32 per-pixel inputs besides RGB: the shared features, and the
+        ``guide_channels`` when ``selftrain.guide`` is on."""
+        feats = sample.features.permute(2, 0, 1).float().cpu()
+        return torch.cat([feats, guide_channels(sample, self.cfg)]) if self.params.guide else feats
 
     def predict(self, sample: WorkingImage) -> np.ndarray:
         """(h, w) int64 blob map: 0 background, 1 blob, 2 boundary, 3 mount."""
         if self.net is None:
             raise RuntimeError("selftrain must be fitted (or loaded) before predict")
-        feats = sample.features.permute(2, 0, 1)[None]
+        feats = self.network_features(sample)[None]
         with torch_threads(int(self.params.threads)):
             prob = probabilities(self.net, sample.image, self.features, self.device, feats)
         return prob.argmax(1)[0].cpu().numpy().astype(np.int64)
