@@ -5,13 +5,15 @@ deterministic cluster order (by mean lightness), and the optional deep block.
 Deep block (``METHOD.deep_features``, ``deep_dim``, ``deep_weight``): a frozen
 ImageNet backbone (``efficientnet_lite0``: ``research.backbones.efficientnet``,
 176 channels at stride 8) runs once per image on the working image; its map is
-bilinearly upsampled to (h, w), L2-normalised per pixel, reduced to ``deep_dim``
-channels by a PCA fitted on the fit sample (per image with scope=image, on the
-pooled folder sample with scope=dataset), scaled so that its total standard
-deviation is ``deep_weight`` times that of the shared features, and appended to
-them. The shared channels stay first, so the cluster order and the shared
-post-processing (which reads ``sample.features``) are unchanged. The fitted
-reduction is part of the model and is saved with it.
+L2-normalised per cell, reduced to ``deep_dim`` channels by a PCA fitted on the
+fit sample's cells (per image with scope=image, pooled over the folder with
+scope=dataset), scaled so that its total standard deviation is ``deep_weight``
+times that of the shared features, bilinearly upsampled to the working size
+(h, w) and appended to the shared features. (Reducing before upsampling gives the
+same values as after, both being linear, at 1/64 of the cost: 176 x h x w floats
+are never held.) The shared channels stay first, so the cluster order and the
+shared post-processing (which reads ``sample.features``) are unchanged. The
+fitted reduction is part of the model and is saved with it.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from research.backbones.efficientnet import EfficientNetLite0Features
-from thinseg.sampling import sample_rows
+from thinseg.sampling import sample_indices, sample_rows
 from thinseg.segmenter import Segmenter, WorkingImage
 
 DEEP_BACKBONES = {"efficientnet_lite0": EfficientNetLite0Features}  # name -> Backbone class; plus "none"
@@ -37,15 +39,19 @@ def flat_features(sample: WorkingImage) -> np.ndarray:
     return np.ascontiguousarray(f.reshape(-1, f.shape[-1]).cpu().numpy(), dtype=np.float32)
 
 
-def dense_deep_features(backbone: torch.nn.Module, sample: WorkingImage, device) -> np.ndarray:
-    """(h * w, D) float32: ``backbone`` on ``sample.image`` ((1, 3, h, w) in [0, 1]),
-    bilinearly upsampled to the working size (h, w) and L2-normalised per pixel."""
-    h, w = sample.features.shape[:2]
+def deep_grid(backbone: torch.nn.Module, sample: WorkingImage, device) -> np.ndarray:
+    """(gh, gw, D) float32: ``backbone`` on ``sample.image`` ((1, 3, h, w) in [0, 1]) at its
+    own stride, L2-normalised per cell."""
     with torch.no_grad():
-        f = backbone(sample.image.to(device).float())
-        f = F.interpolate(f, size=(h, w), mode="bilinear", align_corners=False)
-        f = F.normalize(f, dim=1)[0]
-    return np.ascontiguousarray(f.reshape(f.shape[0], -1).T.cpu().numpy(), dtype=np.float32)
+        f = F.normalize(backbone(sample.image.to(device).float()), dim=1)[0]
+    return np.ascontiguousarray(f.permute(1, 2, 0).cpu().numpy(), dtype=np.float32)
+
+
+def upsample_rows(block: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(gh, gw, d) -> (h * w, d) float32, bilinear (align_corners=False) to ``size`` = (h, w)."""
+    t = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32)).permute(2, 0, 1)[None]
+    t = F.interpolate(t, size=tuple(size), mode="bilinear", align_corners=False)[0]
+    return np.ascontiguousarray(t.reshape(t.shape[0], -1).T.numpy())
 
 
 @dataclass
@@ -113,23 +119,32 @@ class PixelClusterer(Segmenter):
         return self._backbone
 
     def _raw(self, sample: WorkingImage) -> tuple[np.ndarray, np.ndarray | None]:
-        """(h * w, C) shared features and (h * w, D) deep features (None without a deep block)."""
-        return flat_features(sample), (dense_deep_features(self.backbone, sample, self.device) if self.deep else None)
+        """(h * w, C) shared features and the (gh, gw, D) deep grid (None without a deep block)."""
+        return flat_features(sample), (deep_grid(self.backbone, sample, self.device) if self.deep else None)
 
-    def _fit_reduction(self, shared: np.ndarray, deep: np.ndarray) -> DeepReduction:
-        """Fit the deep block's reduction on (N, D) ``deep`` (the fit sample's rows of ``shared``)."""
-        return DeepReduction.fit(deep, shared, int(self.params.deep_dim), float(self.params.deep_weight))
+    def _fit_reduction(self, shared: np.ndarray, cells: np.ndarray) -> DeepReduction:
+        """Fit the deep block's reduction on (N, D) deep ``cells``; ``shared``: (M, C) shared
+        features of the same fit sample (for the scale)."""
+        return DeepReduction.fit(cells, shared, int(self.params.deep_dim), float(self.params.deep_weight))
+
+    @staticmethod
+    def _deep_rows(grid: np.ndarray, reduction: DeepReduction, size: tuple[int, int]) -> np.ndarray:
+        """(h * w, deep_dim) float32: the (gh, gw, D) grid reduced, then upsampled to ``size``."""
+        gh, gw, dim = grid.shape
+        return upsample_rows(reduction(grid.reshape(-1, dim)).reshape(gh, gw, -1), size)
 
     def clustering_features(self, sample: WorkingImage, reduction: DeepReduction | None = None):
         """What is clustered: ((h * w, C [+ deep_dim]) float32, the reduction used). Without a
-        given ``reduction`` and with a deep block, one is fitted on this image's fit sample."""
-        shared, deep = self._raw(sample)
-        if deep is None:
+        given ``reduction`` and with a deep block, one is fitted on this image (up to
+        ``sample_size`` of its pixels and of its grid cells, seeded)."""
+        shared, grid = self._raw(sample)
+        if grid is None:
             return shared, None
         if reduction is None:
             n, seed = int(self.params.sample_size), self.seed
-            reduction = self._fit_reduction(sample_rows(shared, n, seed), sample_rows(deep, n, seed))
-        return np.concatenate([shared, reduction(deep)], axis=1), reduction
+            reduction = self._fit_reduction(sample_rows(shared, n, seed), sample_rows(grid.reshape(-1, grid.shape[-1]), n, seed))
+        deep = self._deep_rows(grid, reduction, tuple(sample.features.shape[:2]))
+        return np.concatenate([shared, deep], axis=1), reduction
 
     def _prepare(self, x: np.ndarray) -> np.ndarray:
         return x
@@ -146,26 +161,30 @@ class PixelClusterer(Segmenter):
 
     def fit(self, samples: Iterable[WorkingImage], log=None, progress: bool = False) -> "PixelClusterer":
         """scope=dataset: fit one model on pixels pooled from all images
-        (``sample_size`` pixels per image, then ``sample_size`` overall); with a deep block
-        the reduction is fitted on that pooled sample first (the pool holds D more float16
-        values per pixel: ~7 MB per image at the default size). scope=image: no-op."""
+        (``sample_size`` pixels per image, then ``sample_size`` overall). With a deep block
+        each image's deep grid is kept (float16: 1.1 MB per image at max_side 512), the
+        reduction is fitted on ``sample_size`` of the pooled cells, then each image's
+        sampled pixels get their reduced deep values. scope=image: no-op."""
         if self.params.scope != "dataset":
             return self
         n = int(self.params.sample_size)
-        shared, deep = [], []
+        shared, kept = [], []  # kept: (grid float16, (h, w), sampled pixel indices or None)
         for i, s in enumerate(samples):
-            x, d = self._raw(s)
-            shared.append(sample_rows(x, n, self.seed + i))
-            if d is not None:
-                deep.append(sample_rows(d, n, self.seed + i).astype(np.float16))
+            x, grid = self._raw(s)
+            idx = sample_indices(x.shape[0], n, self.seed + i)
+            shared.append(x if idx is None else x[idx])
+            if grid is not None:
+                kept.append((grid.astype(np.float16), tuple(s.features.shape[:2]), idx))
         if not shared:
             raise ValueError("fit needs at least one image")
         x = np.concatenate(shared)
         if self.deep:
-            x = sample_rows(x, n, self.seed)
-            d = sample_rows(np.concatenate(deep), n, self.seed).astype(np.float32)
-            self.reduction = self._fit_reduction(x, d)
-            x = np.concatenate([x, self.reduction(d)], axis=1)
+            cells = np.concatenate([g.reshape(-1, g.shape[-1]) for g, _, _ in kept])
+            self.reduction = self._fit_reduction(sample_rows(x, n, self.seed),
+                                                 sample_rows(cells, n, self.seed).astype(np.float32))
+            deep = [self._deep_rows(g.astype(np.float32), self.reduction, size) for g, size, _ in kept]
+            x = np.concatenate([x, np.concatenate([d if idx is None else d[idx] for d, (_, _, idx) in zip(deep, kept)])],
+                               axis=1)
         self.model = self._fit_sample(x)
         return self
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.pixel_clustering import DeepReduction
+from baselines.pixel_clustering import DeepReduction, deep_grid
 from experiments.config import load_config
 from research.backbones import WeightsError
 from research.backbones.efficientnet import EfficientNetLite0Features
@@ -52,9 +52,10 @@ def test_deep_block_widens_the_features_as_configured(backbone, dim):
     assert x.shape == (64 * 96, len(FEATURE_NAMES) + dim) and x.dtype == np.float32
     assert np.array_equal(x[:, :len(FEATURE_NAMES)], plain)  # shared channels first, unchanged
     assert isinstance(red, DeepReduction) and red.components.shape == (176, dim)
-    deep_std = np.sqrt(x[:, len(FEATURE_NAMES):].var(axis=0).sum())  # fit sample = the whole small image
+    cells = deep_grid(backbone, s, "cpu")  # (8, 12, 176): all cells and pixels are the fit sample here
+    assert cells.shape == (8, 12, 176)
+    deep_std = np.sqrt(red(cells.reshape(-1, 176)).var(axis=0).sum())
     assert deep_std == pytest.approx(2.0 * np.sqrt(plain.var(axis=0).sum()), rel=1e-3)
-
 
 def test_kmeans_deep_labels_and_checkpoint_round_trip(tmp_path, backbone):
     samples = [_sample(i) for i in range(3)]
