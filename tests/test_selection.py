@@ -17,14 +17,30 @@ def test_rank_aggregate_on_constructed_cases():
     # a run best on two of three signals beats one best on a single signal
     runs["b"].update(davies_bouldin=0.4, agreement=0.8)
     assert choose(runs)[0] == "b"
-    # weights switch signals off
-    assert choose(runs, {"davies_bouldin": 0, "agreement": 0})[0] == "a"
+    # weights switch signals on and off
+    assert choose(runs, {"silhouette": 1, "davies_bouldin": 0, "agreement": 0})[0] == "a"
     # NaN ranks last; ties share the mean rank and break by name
+    equal = {"silhouette": 1, "davies_bouldin": 1, "agreement": 1}
     chosen, ranks = choose({"x": {"silhouette": float("nan"), "davies_bouldin": 1.0, "agreement": 0.5},
-                            "y": {"silhouette": 0.3, "davies_bouldin": 1.0, "agreement": 0.5}})
+                            "y": {"silhouette": 0.3, "davies_bouldin": 1.0, "agreement": 0.5}}, equal)
     assert chosen == "y" and ranks["x"] == pytest.approx((2 + 1.5 + 1.5) / 3)
     with pytest.raises(ValueError):
         choose({})
+
+
+def test_default_rule_agreement_decides_compactness_breaks_ties():
+    """The default rule (issue 12): agreement decides; silhouette / Davies-Bouldin only
+    break its ties. The real-photograph ablation's figures: the most compact clustering
+    (kmeans k=3) agreed less with the others than k=5 and scored 0.12 below the best run."""
+    real = {"kmeans_k=3": {"silhouette": 0.484, "davies_bouldin": 0.741, "agreement": 0.748},
+            "kmeans_k=5": {"silhouette": 0.410, "davies_bouldin": 0.826, "agreement": 0.756},
+            "gmm": {"silhouette": 0.385, "davies_bouldin": 1.526, "agreement": 0.712},
+            "dfc": {"silhouette": 0.134, "davies_bouldin": 3.277, "agreement": 0.652}}
+    assert choose(real)[0] == "kmeans_k=5"
+    assert choose(real, {"silhouette": 1, "davies_bouldin": 1, "agreement": 1})[0] == "kmeans_k=3"
+    tie = {"p": {"silhouette": 0.2, "davies_bouldin": 2.0, "agreement": 0.7},
+           "q": {"silhouette": 0.5, "davies_bouldin": 1.0, "agreement": 0.7}}
+    assert choose(tie)[0] == "q"  # equal agreement: the more compact clustering wins
 
 
 def test_regret_and_the_stored_choice(tmp_path):
