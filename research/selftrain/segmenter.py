@@ -11,6 +11,7 @@ elsewhere, and fine-tune. ``predict``: one forward pass; its labels ARE the blob
 """
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
@@ -80,13 +81,18 @@ class SelfTrainSegmenter(Segmenter):
         if not kept:
             raise ValueError("selftrain fit needs at least one image")
         segs = pipelines(self.cfg, list(p.pseudo.methods), "cpu", int(p.pseudo.sample_size))
+        t0 = time.perf_counter()
         items = []
         for image, light, name in kept:
             x = image[None].float() / 255.0
             sample = WorkingImage(x, pixel_features(x, self.features), light, name)
             items.append(TrainImage(image, self.network_features(sample).to(torch.float16).contiguous(),
                                     image_target(sample, segs, self.cfg, int(p.pseudo.band)), name))
-        return self._fit_targets(items, log, progress)
+        pseudo_seconds = time.perf_counter() - t0
+        self._fit_targets(items, log, progress)
+        self.history["pseudo_seconds"] = pseudo_seconds
+        self.history["n_images"] = len(items)
+        return self
 
     def fit_targets(self, items: list[TrainImage], log=None, progress: bool = False) -> "SelfTrainSegmenter":
         """Train on images whose pseudo-labels are already built (``TrainImage``)."""
@@ -95,6 +101,7 @@ class SelfTrainSegmenter(Segmenter):
 
     def _fit_targets(self, items: list[TrainImage], log=None, progress: bool = False) -> "SelfTrainSegmenter":
         p, tp = self.params, self.params.train
+        t0 = time.perf_counter()
         pseudo = [it.target for it in items]
         weights = class_weights(pseudo, float(tp.weight_power))
         scalar = (lambda tag, v, step: log.scalar(tag, v, step)) if log is not None else None
@@ -114,6 +121,7 @@ class SelfTrainSegmenter(Segmenter):
             hist["losses"].append(train_steps(self.net, sampler, p, self.features, weights, int(tp.round_steps),
                                               float(tp.round_lr), self.device, f"round{r + 1}", scalar, progress, step))
             step += int(tp.round_steps)
+        hist["train_seconds"] = time.perf_counter() - t0
         self.history = hist
         return self
 
