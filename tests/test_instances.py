@@ -85,6 +85,23 @@ def test_uv_bright_body_contrasts_and_dark_does_not(icfg):
     assert c[25, 25] > 2 and c[55, 55] < 0 and (kind == FLUORESCENT).all()
 
 
+def test_outline_expansion_is_set_per_light_type():
+    """UV bodies keep the growth threshold as outline (their glow spreads beyond them),
+    plain-light bodies are grown by ``expand.plain`` px."""
+    L = np.full((80, 80), 28.0) + _noise((80, 80))
+    L[disk((40, 40), 10)] = 80.0
+    region = np.zeros(L.shape, np.uint8)
+    labels = (L > 50).astype(np.int64)
+    areas = {}
+    for uv_px in (0, 2):
+        cfg = load_config([f"instances.expand.uv={uv_px}"]).instances
+        inst = clusters_to_instances(labels, _lab(L, 5, 30), "uv", region, cfg, L.shape)
+        assert inst.mask.max() == 1
+        areas[uv_px] = int((inst.mask > 0).sum())
+    assert areas[0] == pytest.approx(np.pi * 10 ** 2, rel=0.15)
+    assert areas[2] > areas[0] + 2 * np.pi * 10  # a 2 px ring more (at least ~1 px of it)
+
+
 def test_cluster_gate_keeps_only_contrasted_clusters(icfg):
     labels = np.zeros((40, 40), np.int64)
     labels[5:15, 5:15] = 1

@@ -53,8 +53,10 @@ mount (``thinseg.scene``).
    diameter long), no step (median contrasts within ``merge_max_step``) and no colour
    change (mean Lab within ``merge_max_dE``) are merged again, so a lens with internal texture stays one id while
    two bodies touching at a narrow neck stay two.
-   Instances are then grown by ``expand`` px into the matrix (the outline of a body
-   lies at its outer edge, below the growth threshold).
+   Instances are then grown by ``expand`` px into the matrix (per light type: in plain
+   light the outline of a dark body lies at its outer edge, below the growth threshold;
+   under UV a fluorescent body's glow spreads beyond it, so its outline stays at the
+   threshold).
 5. **Bounded bodies only** (``filter_shapes``): an instance is dropped when it is not
    a body: larger than ``max_area_frac`` of the picture (a field); out of focus (mean
    contrast gradient on its outline / its median contrast below ``min_sharpness``)
@@ -153,6 +155,11 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[n
         kind[cb > c] = SHINY_GREY
         c = np.maximum(c, cb)
     return c.astype(np.float32), kind
+
+
+def per_light(value, light: str) -> float:
+    """A setting given once (a number) or per light type (``{plain: x, uv: y}``), as float."""
+    return float(value[light]) if hasattr(value, "keys") else float(value)
 
 
 def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
@@ -445,8 +452,9 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
     allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
     fg = blob_mask(contrast, region, allowed, cfg)
     ids = filter_shapes(split_instances(fg, contrast, cfg, lab), contrast, region, cfg)
-    if cfg.expand > 0:  # outlines drawn at the body's outer edge, not at the seed threshold
-        ids = np.where(rock, expand_labels(ids, float(cfg.expand)), 0).astype(np.int32)
+    expand = per_light(cfg.expand, light)
+    if expand > 0:  # outlines drawn at the body's outer edge, not at the seed threshold
+        ids = np.where(rock, expand_labels(ids, expand), 0).astype(np.int32)
     clusters = blob_clusters(ids, labels)
     classes = blob_clusters(ids, kind.astype(np.int64))
     # The working size never exceeds the original, so nearest upsampling keeps every id.
@@ -488,7 +496,7 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     rock = (region != MOUNT) & (blob_map != BM_MOUNT)
     contrast, kind = blob_contrast(lab, light, region != MOUNT, cfg)
     interior = (blob_map == BM_BLOB) & rock
-    reach = max(1, int(round(float(cfg.expand))))
+    reach = max(1, int(round(per_light(cfg.expand, light))))
     near = ndi.binary_dilation(interior, iterations=reach) if interior.any() else interior
     fg = interior | ((blob_map == BM_BOUNDARY) & near & rock)
     if cfg.open_radius > 0:
