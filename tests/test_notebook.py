@@ -23,7 +23,7 @@ def test_notebook_executes(tmp_path, monkeypatch):
     text = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/markdown", ""))
                      for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "Chosen (no labels)" in text and "Cross-method agreement" in text
-    assert "images seen" in text and "best mean rank" in text
+    assert "images seen" in text and "best cross-method agreement" in text
     images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert images >= 5  # examples, score bars, heatmap, overlays, runtime
     if (NOTEBOOK.parent.parent.parent / "shared" / "data" / "challenge" / "examples").is_dir():
