@@ -207,7 +207,7 @@ def choose_foreground(labels: np.ndarray, contrast: np.ndarray, rock: np.ndarray
     rock_labels = np.where(rock, labels + 1, 0)  # cluster c -> c + 1 on rock pixels, 0 elsewhere
     has_rock = np.bincount(rock_labels.ravel(), minlength=k + 1)[1:] > 0
     med = np.where(has_rock, _label_median(contrast, rock_labels, k)[1:], np.nan)
-    gate = float(cfg.cluster_gate[light])
+    gate = per_light(cfg.cluster_gate, light)
     blob = np.ones(k, bool) if gate <= 0 else np.nan_to_num(med, nan=-np.inf) >= gate
     return BlobDecision(blob, med, counts)
 

@@ -25,6 +25,7 @@ from typing import Callable, Iterable, Protocol
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 
 _REGISTRY: dict[str, type["Segmenter"]] = {}
 
@@ -146,6 +147,24 @@ class Segmenter:
             self.save(own)
         print(f"[{self.name}] fitted in {seconds:.1f} s" + (f"; checkpoint {own}" if own else ""), file=sys.stderr)
         return self, seconds
+
+
+def read_torch_checkpoint(path, method: str) -> dict:
+    """The dict a method's ``save`` wrote with ``torch.save`` (CPU tensors); ValueError when
+    ``path`` holds something else or another method's checkpoint."""
+    state = torch.load(Path(path), map_location="cpu", weights_only=False)
+    if not isinstance(state, dict) or state.get("method") != method:
+        raise ValueError(f"{path} is not a {method} checkpoint")
+    return state
+
+
+def with_stored_params(cfg, method: str, stored: dict):
+    """A copy of the run config whose ``method`` node is overridden by the hyper-parameters
+    stored in a checkpoint (all but ``checkpoint`` itself): the model is rebuilt as trained."""
+    cfg = cfg.copy()
+    OmegaConf.set_struct(cfg, False)
+    cfg[method] = OmegaConf.merge(cfg[method], {k: v for k, v in stored.items() if k != "checkpoint"})
+    return cfg
 
 
 def register(name: str) -> Callable[[type[Segmenter]], type[Segmenter]]:

@@ -20,7 +20,8 @@ from omegaconf import OmegaConf
 
 from thinseg.features import working_size
 from thinseg.instances import resize_nearest
-from thinseg.segmenter import Segmenter, WorkingImage, register, reservoir_images
+from thinseg.segmenter import (Segmenter, WorkingImage, read_torch_checkpoint, register, reservoir_images,
+                               with_stored_params)
 
 from .model import DFCNet
 from .train import network_input, optimise_single, train_dataset
@@ -104,13 +105,8 @@ class DFCSegmenter(Segmenter):
     @classmethod
     def load(cls, path, cfg, device="cpu") -> "DFCSegmenter":
         """Rebuild from ``save``: architecture and input settings come from the checkpoint."""
-        state = torch.load(Path(path), map_location="cpu", weights_only=False)
-        if not isinstance(state, dict) or state.get("method") != "dfc":
-            raise ValueError(f"{path} is not a dfc checkpoint")
-        cfg = cfg.copy()
-        OmegaConf.set_struct(cfg, False)
-        cfg.dfc = OmegaConf.merge(cfg.dfc, {k: v for k, v in state["params"].items() if k != "checkpoint"})
-        seg = cls(cfg, device)
+        state = read_torch_checkpoint(path, "dfc")
+        seg = cls(with_stored_params(cfg, "dfc", state["params"]), device)
         if state["state_dict"] is not None:
             p = seg.params
             seg.net = DFCNet(state["in_channels"], int(p.channels), int(p.n_classes), int(p.n_blocks))

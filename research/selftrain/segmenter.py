@@ -23,7 +23,8 @@ from omegaconf import OmegaConf
 from thinseg.features import lab_of, pixel_features
 from thinseg.instances import blob_contrast
 from thinseg.scene import MOUNT, scene_map
-from thinseg.segmenter import Segmenter, WorkingImage, register, reservoir
+from thinseg.segmenter import (Segmenter, WorkingImage, read_torch_checkpoint, register, reservoir,
+                               with_stored_params)
 
 from .model import UNet
 from .pseudo import image_target, pipelines
@@ -152,13 +153,8 @@ class SelfTrainSegmenter(Segmenter):
     @classmethod
     def load(cls, path, cfg, device="cpu") -> "SelfTrainSegmenter":
         """Rebuild from ``save``: architecture and settings come from the checkpoint."""
-        state = torch.load(Path(path), map_location="cpu", weights_only=False)
-        if not isinstance(state, dict) or state.get("method") != "selftrain":
-            raise ValueError(f"{path} is not a selftrain checkpoint")
-        cfg = cfg.copy()
-        OmegaConf.set_struct(cfg, False)
-        cfg.selftrain = OmegaConf.merge(cfg.selftrain, {k: v for k, v in state["params"].items() if k != "checkpoint"})
-        seg = cls(cfg, device)
+        state = read_torch_checkpoint(path, "selftrain")
+        seg = cls(with_stored_params(cfg, "selftrain", state["params"]), device)
         a = state["arch"]
         if int(a["n_classes"]) != N_CLASSES:
             raise ValueError(f"{path}: {a['n_classes']} classes, expected {N_CLASSES}")

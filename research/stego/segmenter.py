@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from research.dfc.segmenter import DFCSegmenter
-from thinseg.segmenter import Segmenter, WorkingImage, register, reservoir, reservoir_images
+from thinseg.segmenter import Segmenter, WorkingImage, read_torch_checkpoint, register, reservoir, reservoir_images
 
 from .backbones import VIT_ARCHS, ViTBackbone, WithSharedFeatures, build_backbone
 from .head import SegmentationHead
@@ -128,9 +128,7 @@ class StegoSegmenter(Segmenter):
 
     @classmethod
     def load(cls, path, cfg, device="cpu") -> "StegoSegmenter":
-        state = torch.load(Path(path), map_location="cpu", weights_only=False)
-        if state.get("method") != "stego":
-            raise ValueError(f"{path} is not a stego checkpoint")
+        state = read_torch_checkpoint(path, "stego")
         cfg = cfg.copy()
         for key in ("backbone", "code_dim", "shared_features"):  # architecture from the checkpoint
             OmegaConf.update(cfg, f"stego.{key}", state["params"][key])
