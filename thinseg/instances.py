@@ -64,7 +64,9 @@ mount (``thinseg.scene``).
    ``max_elongation`` x its thickness, e.g. a crack); or the chip's shadowed edge
    (more than ``max_mount_contact`` of its outline within ``halo`` of the mount).
 6. **Full size.** Ids are made consecutive 1..N and resized to H x W with
-   nearest-neighbour sampling. Each blob keeps its majority cluster and a class:
+   nearest-neighbour sampling (``Instances.mask``); ``thinseg.pipeline.segment`` then
+   redraws the outlines at the decoded image's resolution (``thinseg.outlines``,
+   ``refine``). Each blob keeps its majority cluster and a class:
    ``fluorescent``, ``opaque_dark`` or ``shiny_grey`` (``BLOB_CLASSES``).
 """
 from __future__ import annotations

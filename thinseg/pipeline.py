@@ -14,8 +14,9 @@ from tqdm import tqdm
 
 from .features import lab_of, pixel_features, to_working_tensor, working_size
 from .imageio import ImageLoadError, image_shape, load_image
-from .instances import blob_map_to_instances, clusters_to_instances
+from .instances import blob_map_to_instances, clusters_to_instances, resize_nearest
 from .light import classify_light
+from .outlines import refine_outlines
 from .scene import MOUNT, scene_map
 from .segmenter import Segmenter, WorkingImage
 
@@ -102,8 +103,12 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
         inst = blob_map_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape)
     else:  # cluster labels: the shared contrast-based decision picks the blob pixels
         inst = clusters_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape)
+    mask = inst.mask
+    if cfg.instances.refine.enabled and inst.ids.shape != tuple(rgb.shape[:2]):  # outlines at the decoded resolution
+        mask = refine_outlines(inst.ids, inst.contrast, lab, inst.classes, rgb, region, sample.light, cfg.instances)
+        mask = resize_nearest(mask, full_shape)
     t3 = time.perf_counter()
     timing = {"features": t1 - t0, "cluster": t2 - t1, "instances": t3 - t2}
-    return SegmentationResult(inst.mask, inst.clusters, sample.light, labels, features=sample.features,
+    return SegmentationResult(mask, inst.clusters, sample.light, labels, features=sample.features,
                               timing=timing, blob_classes=inst.classes, region=region,
                               mount_share=float((region == MOUNT).mean()) if region.size else 0.0)

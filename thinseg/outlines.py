@@ -1,0 +1,92 @@
+"""Blob outlines redrawn at the decoded image's resolution (shared by every method).
+
+The blob decision runs at the working resolution (``features.max_side``, 512 px on the
+long side): a 1360 x 1024 photograph is decided on 2.7 x 2.7 px cells, and nearest
+upsampling draws every outline as a staircase of such cells, off by up to a cell. This
+step keeps the decision (which blobs, which id) and moves only the outline:
+
+1. A band around every outline: pixels within one working cell of it, inside or out
+   (the instances grown by one cell minus the instances shrunk by one cell), upsampled
+   to the decoded size. Inside the band nothing is decided yet; outside it the
+   upsampled ids stand.
+2. In the band the blob contrast (``thinseg.instances.blob_contrast``) is taken at full
+   detail: the working contrast, bilinearly interpolated, plus the full-resolution
+   detail of the score it was computed from, ``(score(full) - score(working,
+   interpolated)) / unit``: darkness ``100 - L`` for an opaque body (unit
+   ``dark_contrast``), ``L + uv_chroma_weight x chroma`` for a fluorescent one (unit
+   ``uv_contrast``). A shiny grey body is told by smoothed blueness, which has no finer
+   detail: its outline keeps the interpolated contrast.
+3. A band pixel belongs to the blob it touches (the grown id) when its contrast reaches
+   ``refine.threshold`` of the light type, and is background otherwise; mount pixels
+   never belong. A blob left with no pixel keeps its upsampled cells, so the ids stay
+   1..N and keep their classes.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.color import rgb2lab
+from skimage.segmentation import expand_labels
+
+from .instances import FLUORESCENT, OPAQUE_DARK, _label_median, per_light, resize_nearest
+from .scene import MOUNT
+
+
+def _shrink(ids: np.ndarray) -> np.ndarray:
+    """(h, w) int32: ``ids`` without the pixels whose 4-neighbours are not all of the same id."""
+    pad = np.pad(ids, 1, mode="edge")
+    same = ((pad[:-2, 1:-1] == ids) & (pad[2:, 1:-1] == ids) & (pad[1:-1, :-2] == ids) & (pad[1:-1, 2:] == ids))
+    return np.where(same, ids, 0).astype(np.int32)
+
+
+def _score(lab: np.ndarray, blob_class: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """Score and contrast unit per pixel for its blob's class. lab: (N, 3) float; blob_class:
+    (N,) int. Returns (score (N,) float32, unit (N,) float32; unit inf = no detail)."""
+    L, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
+    score = np.where(blob_class == FLUORESCENT, L + cfg.uv_chroma_weight * np.hypot(a, b), 100.0 - L)
+    unit = np.select([blob_class == FLUORESCENT, blob_class == OPAQUE_DARK],
+                     [float(cfg.uv_contrast), float(cfg.dark_contrast)], np.inf)
+    return score.astype(np.float32), unit.astype(np.float32)
+
+
+def refine_outlines(ids: np.ndarray, contrast: np.ndarray, lab: np.ndarray, blob_classes: np.ndarray,
+                    rgb: np.ndarray, region: np.ndarray, light: str, cfg) -> np.ndarray:
+    """Instances at the decoded resolution with outlines redrawn there (module docstring).
+
+    Args:
+        ids: (h, w) int32 instance ids 1..N at working resolution.
+        contrast: (h, w) float32 blob contrast; lab: (h, w, 3) float32 working Lab.
+        blob_classes: (N,) int class of each blob (``BLOB_CLASSES`` index).
+        rgb: (H, W, 3) float32 RGB in [0, 1], the decoded image (H >= h, W >= w).
+        region: (h, w) uint8 scene map. light: ``uv`` or ``plain``. cfg: the ``instances`` node.
+    Returns:
+        (H, W) int32 instance ids, the same 1..N.
+    """
+    h, w = ids.shape
+    H, W = rgb.shape[:2]
+    up = resize_nearest(ids, (H, W)).astype(np.int32)
+    n = int(ids.max())
+    if n == 0 or (H, W) == (h, w):
+        return up
+    grown = resize_nearest(np.where(region != MOUNT, expand_labels(ids, 1), 0), (H, W))
+    inner = resize_nearest(_shrink(ids), (H, W))
+    ys, xs = np.nonzero(grown != inner)
+    wy, wx = (ys + 0.5) * (h / H) - 0.5, (xs + 0.5) * (w / W) - 0.5
+    owner = grown[ys, xs]
+    cls = np.asarray(blob_classes, np.int64)[np.maximum(owner, 1) - 1]
+    c_up = ndi.map_coordinates(contrast, [wy, wx], order=1, mode="nearest")
+    work_lab = np.stack([ndi.map_coordinates(lab[..., k], [wy, wx], order=1, mode="nearest") for k in range(3)], 1)
+    full_lab = rgb2lab(np.clip(rgb[ys, xs, :3], 0, 1)[:, None, :])[:, 0, :]
+    s_full, unit = _score(full_lab, cls, cfg)
+    s_work, _ = _score(work_lab, cls, cfg)
+    c_full = c_up + (s_full - s_work) / unit
+    level = per_light(cfg.refine.threshold, light)
+    if cfg.refine.relative:  # a share of the blob's own median contrast (half maximum = 0.5)
+        level = level * _label_median(contrast, ids, n)[owner]
+    out = inner.copy()
+    out[ys, xs] = np.where((owner > 0) & (c_full >= level), owner, 0)
+    lost = np.bincount(out.ravel(), minlength=n + 1)[1:] == 0
+    if lost.any():  # a blob thinner than the band keeps its upsampled cells
+        keep = np.r_[False, lost][up]
+        out[keep] = up[keep]
+    return out
