@@ -55,6 +55,21 @@ def test_packed_dark_grains_as_majority_still_contrast(icfg):
     assert c[L < 50].mean() > 1.5 and c[L > 50].mean() < 0.3
 
 
+def test_overexposed_rock_is_not_the_matrix_level(icfg):
+    """Most of the rock clipped white (L 100, overexposed), a grey matrix patch (L 65) with
+    one dark grain: the grey matrix is no blob, the grain is; with the clip rule off the
+    clipped white sets the reference and the grey patch becomes a blob."""
+    L = np.full((120, 160), 100.0)
+    L[60:, :70] = 65.0 + _noise((60, 70))
+    L[disk((90, 35), 8)] = 15.0
+    labels = (L < 80).astype(np.int64) + (L < 40)
+    inst = clusters_to_instances(labels, _lab(L), "plain", np.zeros(L.shape, np.uint8), icfg, L.shape)
+    assert inst.mask.max() == 1 and inst.mask[90, 35] == 1 and inst.mask[65, 60] == 0
+    icfg.clip_L = 0.0
+    off = clusters_to_instances(labels, _lab(L), "plain", np.zeros(L.shape, np.uint8), icfg, L.shape)
+    assert off.mask[65, 60] > 0  # the grey matrix patch would count as a dark body
+
+
 def test_shiny_grey_is_bluer_not_darker(icfg):
     L = np.full((80, 80), 45.0) + _noise((80, 80))
     b = np.full((80, 80), 6.0)

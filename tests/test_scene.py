@@ -103,6 +103,18 @@ def test_challenge_mount_fields_are_found_and_never_exported(shared_data, kmeans
         assert res.mask.max() < 60, (name, res.mask.max())  # texture and specks are not hundreds of blobs
 
 
+def test_one_mount_medium_per_picture(shared_data, kmeans):
+    """0oy8vd: an empty grey field on the left is the mount; the overexposed white rock on
+    the right is bright and smooth like glass, but a picture has one mount medium."""
+    cfg, seg = kmeans
+    rgb, full = read_for_segmentation(shared_data / "challenge" / "images" / "0oy8vd.png", cfg)
+    res = segment(rgb, seg, cfg, "0oy8vd", full)
+    w = res.region.shape[1]
+    assert (res.region[:, : w // 5] == MOUNT).mean() > 0.9  # the grey field
+    assert (res.region[:, -w // 4:] == MOUNT).mean() < 0.05  # the white rock
+    assert res.mask.max() >= 3  # its dark grains are found
+
+
 def test_challenge_examples_reach_their_floor(shared_data, kmeans):
     """The three published example labels, scored recall-style (they are partial). The
     floors sit a little under today's figures (README): a regression of the scene model

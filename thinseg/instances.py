@@ -21,8 +21,10 @@ mount (``thinseg.scene``).
    field filling a block is not taken for its matrix).
    * ``plain``, opaque / dark bodies: score = 100 - L; reference = percentile
      ``dark_ref_q`` (a low one: the matrix is the *lighter* phase, which holds also
-     when packed dark grains are the majority of the rock); contrast = (score -
-     reference) / ``dark_contrast``;
+     when packed dark grains are the majority of the rock), taken over the pixels
+     darker than ``clip_L`` (overexposed white rock is clipped: it carries no level, and
+     taken for the matrix it would make every grey pixel a dark body; 0oy8vd);
+     contrast = (score - reference) / ``dark_contrast``;
    * ``plain``, shiny grey bodies: bluer than the rock (Lab b below the rock's median
      b, smoothed with ``blue_sigma``) by ``blue_contrast`` and not lighter than the
      matrix, and grey or bluish in absolute terms (b at most ``blue_max_b``; each
@@ -143,7 +145,10 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[n
             c = np.where(epoxy, np.minimum(c, 0.0), c)
         return c.astype(np.float32), np.full(L.shape, FLUORESCENT, np.int8)
     dark = 100.0 - L
-    dark_excess = dark - _bounded_reference(dark, rock, cfg.dark_ref_q, block, cfg.ref_tolerance * cfg.dark_contrast)
+    # clipped (overexposed) pixels carry no level: the matrix reference is taken from the others
+    unclipped = rock & (L < cfg.clip_L) if cfg.clip_L > 0 else rock
+    ref_pixels = unclipped if unclipped.sum() >= 0.2 * max(1, rock.sum()) else rock
+    dark_excess = dark - _bounded_reference(dark, ref_pixels, cfg.dark_ref_q, block, cfg.ref_tolerance * cfg.dark_contrast)
     c = dark_excess / cfg.dark_contrast
     kind = np.full(L.shape, OPAQUE_DARK, np.int8)
     if cfg.blue_contrast > 0:

@@ -17,7 +17,10 @@ rule, at working resolution (``scene`` config node):
    brighter (``uv_bright_dL``). Plain light: low chroma (below ``plain_max_chroma``)
    and either darker than the rock by ``plain_dark_dL`` (an empty field) or lighter
    than ``plain_glass_L`` (glass; a relative rule took white rock for glass on the
-   challenge images).
+   challenge images). One mount medium per picture: when both kinds of seeds (step 3)
+   are found, the kind covering more is the mount and the other is rock (0oy8vd: the
+   empty grey field on the left is the mount, the overexposed white rock on the right
+   is not glass).
 3. **Shape.** Smooth mount-coloured pixels, opened, form candidate pieces; a piece
    is a mount seed when it covers at least ``min_share`` of the picture and touches
    the border (the chip never fills the field there).
@@ -80,23 +83,32 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
     L_rock, H_rock = float(np.median(Lc[textured])), float(np.median(Hc[textured]))
 
     smooth = S < min(float(cfg.smooth_abs), float(cfg.smooth_rel) * float(np.percentile(S, 75)))
+
+    def seeds_of(colour: np.ndarray) -> np.ndarray:
+        cand = ndi.binary_opening(smooth & colour, iterations=2)
+        pieces, n = ndi.label(cand)
+        if n == 0:
+            return np.zeros((h, w), bool)
+        sizes = np.bincount(pieces.ravel(), minlength=n + 1)
+        on_border = np.zeros(n + 1, bool)
+        on_border[np.unique(np.r_[pieces[0], pieces[-1], pieces[:, 0], pieces[:, -1]])] = True
+        keep = (sizes >= cfg.min_share * h * w) & on_border
+        keep[0] = False
+        return keep[pieces]
+
     if light == UV:
         colour = ((Hc > H_rock + cfg.uv_dhue) & (Lc > L_rock + cfg.uv_dL)) | (Lc > L_rock + cfg.uv_bright_dL)
         loose = (Hc > H_rock + 0.4 * cfg.uv_dhue) & (Lc > L_rock)
-    else:
-        glass_L = float(cfg.plain_glass_L)
-        colour = (Cc < cfg.plain_max_chroma) & ((Lc < L_rock - cfg.plain_dark_dL) | (Lc > glass_L))
-        loose = (Cc < cfg.plain_max_chroma + 2) & ((Lc < L_rock - 0.5 * cfg.plain_dark_dL) | (Lc > glass_L - 2))
-    cand = ndi.binary_opening(smooth & colour, iterations=2)
-    pieces, n = ndi.label(cand)
-    if n == 0:
-        return region
-    sizes = np.bincount(pieces.ravel(), minlength=n + 1)
-    on_border = np.zeros(n + 1, bool)
-    on_border[np.unique(np.r_[pieces[0], pieces[-1], pieces[:, 0], pieces[:, -1]])] = True
-    keep = (sizes >= cfg.min_share * h * w) & on_border
-    keep[0] = False
-    seeds = keep[pieces]
+        seeds = seeds_of(colour)
+    else:  # one mount medium per picture: an empty field or glass, whichever covers more
+        glass_L, grey = float(cfg.plain_glass_L), Cc < cfg.plain_max_chroma
+        dark_seeds = seeds_of(grey & (Lc < L_rock - cfg.plain_dark_dL))
+        glass_seeds = seeds_of(grey & (Lc > glass_L))
+        loose_grey = Cc < cfg.plain_max_chroma + 2
+        if dark_seeds.sum() >= glass_seeds.sum():
+            seeds, loose = dark_seeds, loose_grey & (Lc < L_rock - 0.5 * cfg.plain_dark_dL)
+        else:
+            seeds, loose = glass_seeds, loose_grey & (Lc > glass_L - 2)
     if not seeds.any():
         return region
     mean_colour = ctx[seeds].mean(0)
