@@ -85,6 +85,12 @@ def pixel_features(image: torch.Tensor, cfg) -> torch.Tensor:
     return feature_maps(image, cfg)[0].permute(1, 2, 0).contiguous()
 
 
+def smoothed_rgb(image: torch.Tensor, cfg) -> np.ndarray:
+    """(h, w, 3) float32 numpy RGB of a (1, 3, h, w) working image, smoothed at ``sigma_fine``
+    as the Lab features are (``cfg``: the ``features`` node)."""
+    return _blur(image, cfg.sigma_fine)[0].permute(1, 2, 0).cpu().numpy()
+
+
 def lab_of(features: torch.Tensor | np.ndarray, cfg) -> np.ndarray:
     """Recover Lab (L in 0..100) from the first three feature channels: (..., 3) float32."""
     arr = features[..., :3]

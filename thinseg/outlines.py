@@ -24,7 +24,6 @@ step keeps the decision (which blobs, which id) and moves only the outline:
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 from skimage.color import rgb2lab
 from skimage.segmentation import expand_labels
 
@@ -47,6 +46,21 @@ def _score(lab: np.ndarray, blob_class: np.ndarray, cfg) -> tuple[np.ndarray, np
     unit = np.select([blob_class == FLUORESCENT, blob_class == OPAQUE_DARK],
                      [float(cfg.uv_contrast), float(cfg.dark_contrast)], np.inf)
     return score.astype(np.float32), unit.astype(np.float32)
+
+
+def _bilinear_at(a: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Bilinear samples of an (h, w) or (h, w, C) array at float pixel coordinates y, x (N,),
+    clamped to the array: (N,) or (N, C) float32."""
+    h, w = a.shape[:2]
+    y, x = np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)
+    y0, x0 = np.minimum(y.astype(np.int64), h - 2 if h > 1 else 0), np.minimum(x.astype(np.int64), w - 2 if w > 1 else 0)
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    fy, fx = (y - y0).astype(np.float32), (x - x0).astype(np.float32)
+    if a.ndim == 3:
+        fy, fx = fy[:, None], fx[:, None]
+    top = a[y0, x0] * (1 - fx) + a[y0, x1] * fx
+    bottom = a[y1, x0] * (1 - fx) + a[y1, x1] * fx
+    return (top * (1 - fy) + bottom * fy).astype(np.float32)
 
 
 def refine_outlines(ids: np.ndarray, contrast: np.ndarray, lab: np.ndarray, blob_classes: np.ndarray,
@@ -74,8 +88,8 @@ def refine_outlines(ids: np.ndarray, contrast: np.ndarray, lab: np.ndarray, blob
     wy, wx = (ys + 0.5) * (h / H) - 0.5, (xs + 0.5) * (w / W) - 0.5
     owner = grown[ys, xs]
     cls = np.asarray(blob_classes, np.int64)[np.maximum(owner, 1) - 1]
-    c_up = ndi.map_coordinates(contrast, [wy, wx], order=1, mode="nearest")
-    work_lab = np.stack([ndi.map_coordinates(lab[..., k], [wy, wx], order=1, mode="nearest") for k in range(3)], 1)
+    c_up = _bilinear_at(contrast, wy, wx)
+    work_lab = _bilinear_at(lab, wy, wx)
     full_lab = rgb2lab(np.clip(rgb[ys, xs, :3], 0, 1)[:, None, :])[:, 0, :]
     s_full, unit = _score(full_lab, cls, cfg)
     s_work, _ = _score(work_lab, cls, cfg)

@@ -12,11 +12,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .features import lab_of, pixel_features, to_working_tensor, working_size
+from .features import lab_of, smoothed_rgb, pixel_features, to_working_tensor, working_size
 from .imageio import ImageLoadError, image_shape, load_image
 from .instances import blob_map_to_instances, clusters_to_instances, resize_nearest
 from .light import classify_light
 from .outlines import refine_outlines
+from .specks import find_small_bodies, speck_class
 from .scene import MOUNT, scene_map
 from .segmenter import Segmenter, WorkingImage
 
@@ -43,13 +44,14 @@ class SegmentationResult:
 
 def read_for_segmentation(path, cfg) -> tuple[np.ndarray, tuple[int, int]]:
     """(rgb, (H, W)): the image decoded no larger than segmentation needs (at least the
-    working size, see ``load_image(min_size=...)``) and its stored height and width.
+    working size and a long side of ``features.decode_side``, where the outlines are
+    redrawn and small bodies found; see ``load_image(min_size=...)``) and its stored height and width.
     rgb: (h', w', 3) float32 in [0, 1]. Raises ImageLoadError."""
     try:
         full = image_shape(path)
     except Exception as exc:
         raise ImageLoadError(f"cannot read image header: {exc}") from None
-    rgb = load_image(path, min_size=working_size(*full, int(cfg.features.max_side)))
+    rgb = load_image(path, min_size=working_size(*full, max(int(cfg.features.max_side), int(cfg.features.decode_side))))
     if rgb.shape[0] > full[0] or rgb.shape[1] > full[1]:
         full = rgb.shape[:2]  # header and pixels disagree (exotic TIFF): trust the pixels
     return rgb, full
@@ -103,12 +105,20 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
         inst = blob_map_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape)
     else:  # cluster labels: the shared contrast-based decision picks the blob pixels
         inst = clusters_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape)
-    mask = inst.mask
     if cfg.instances.refine.enabled and inst.ids.shape != tuple(rgb.shape[:2]):  # outlines at the decoded resolution
         mask = refine_outlines(inst.ids, inst.contrast, lab, inst.classes, rgb, region, sample.light, cfg.instances)
-        mask = resize_nearest(mask, full_shape)
+    else:
+        mask = resize_nearest(inst.ids, tuple(rgb.shape[:2]))
+    clusters, classes = inst.clusters, inst.classes
+    if cfg.instances.specks.enabled:  # small bodies at the decoded resolution
+        mask, at = find_small_bodies(mask, rgb, smoothed_rgb(sample.image, cfg.features), lab, region,
+                                     sample.light, cfg.instances)
+        h, w = labels.shape
+        clusters = np.r_[clusters, labels[(at[:, 0] * h) // mask.shape[0], (at[:, 1] * w) // mask.shape[1]]]
+        classes = np.r_[classes, np.full(len(at), speck_class(sample.light), classes.dtype)]
+    mask = resize_nearest(mask, full_shape)
     t3 = time.perf_counter()
     timing = {"features": t1 - t0, "cluster": t2 - t1, "instances": t3 - t2}
-    return SegmentationResult(mask, inst.clusters, sample.light, labels, features=sample.features,
-                              timing=timing, blob_classes=inst.classes, region=region,
+    return SegmentationResult(mask, clusters, sample.light, labels, features=sample.features,
+                              timing=timing, blob_classes=classes, region=region,
                               mount_share=float((region == MOUNT).mean()) if region.size else 0.0)

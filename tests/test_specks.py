@@ -1,0 +1,124 @@
+"""Small bodies found at the decoded resolution (thinseg/specks.py), on hand-made images."""
+import numpy as np
+import pytest
+from skimage.color import rgb2lab
+from skimage.draw import disk
+
+from experiments.config import load_config
+from thinseg.scene import MOUNT
+from thinseg.specks import find_small_bodies
+
+F = 4  # decoded / working size
+
+
+@pytest.fixture
+def icfg():
+    return load_config([]).instances
+
+
+def _image(matrix=(0.75, 0.72, 0.65), seed=0, size=(400, 560)):
+    rng = np.random.default_rng(seed)
+    rgb = np.empty(size + (3,), np.float32)
+    rgb[:] = matrix
+    rgb += rng.normal(0, 0.01, rgb.shape).astype(np.float32)
+    return rgb
+
+
+def _working(rgb):
+    H, W = rgb.shape[:2]
+    work = rgb.reshape(H // F, F, W // F, F, 3).mean((1, 3)).astype(np.float32)
+    return work, rgb2lab(work).astype(np.float32)
+
+
+def _spots(rgb, centres, radius, colour):
+    for cy, cx in centres:
+        rgb[disk((cy, cx), radius, shape=rgb.shape[:2])] = colour
+
+
+def _run(rgb, icfg, light="plain", mask=None, region=None):
+    work, lab = _working(rgb)
+    mask = np.zeros(rgb.shape[:2], np.int32) if mask is None else mask
+    region = np.zeros(lab.shape[:2], np.uint8) if region is None else region
+    return find_small_bodies(mask, np.clip(rgb, 0, 1), work, lab, region, light, icfg)
+
+
+SMALL = [(60, 80), (60, 300), (200, 150), (320, 420), (330, 90)]
+
+
+def test_small_dark_bodies_are_found_one_id_each(icfg):
+    rgb = _image()
+    _spots(rgb, SMALL, 3.2, (0.1, 0.1, 0.1))  # ~32 px bodies: a working cell or two
+    _spots(rgb, [(150, 450), (250, 300)], 0.8, (0.1, 0.1, 0.1))  # 1-2 px specks: noise, not bodies
+    out, at = _run(rgb, icfg)
+    assert out.max() == len(SMALL) == len(at)
+    for cy, cx in SMALL:
+        assert out[cy, cx] > 0
+    assert out[150, 450] == 0 and out[250, 300] == 0
+    assert len(np.unique(out[out > 0])) == len(SMALL)
+    for k, (r, c) in enumerate(at, start=1):  # one pixel of each body, in id order
+        assert out[r, c] == k
+
+
+def test_a_specked_matrix_gives_no_small_body(icfg):
+    rgb = _image(seed=1)
+    rng = np.random.default_rng(2)
+    for _ in range(200):  # 1-3 px dark specks everywhere
+        r, c = rng.integers(2, 398), rng.integers(2, 558)
+        rgb[r:r + rng.integers(1, 3), c:c + rng.integers(1, 3)] = 0.15
+    out, at = _run(rgb, icfg)
+    assert out.max() == 0 and len(at) == 0
+
+
+def test_uv_bright_coloured_spots_are_bodies_and_white_glare_is_not(icfg):
+    rgb = _image(matrix=(0.30, 0.26, 0.05))  # dim olive UV matrix
+    _spots(rgb, SMALL[:3], 3.2, (0.95, 0.55, 0.10))  # bright orange fluorescence
+    _spots(rgb, SMALL[3:], 3.2, (0.95, 0.95, 0.95))  # white glare: bright but no chroma
+    out, _ = _run(rgb, icfg, light="uv")
+    assert out.max() == 3
+    assert all(out[cy, cx] > 0 for cy, cx in SMALL[:3]) and all(out[cy, cx] == 0 for cy, cx in SMALL[3:])
+
+
+def test_no_small_body_on_the_mount_nor_on_a_blob_rim(icfg):
+    rgb = _image()
+    _spots(rgb, SMALL, 3.2, (0.1, 0.1, 0.1))
+    region = np.zeros((100, 140), np.uint8)
+    region[:, 100:] = MOUNT  # (320, 420) lies on it
+    mask = np.zeros(rgb.shape[:2], np.int32)
+    mask[195:205, 130:147] = 1  # a blob already found, its rim 1-3 px from the spot at (200, 150)
+    out, _ = _run(rgb, icfg, mask=mask, region=region)
+    assert out[320, 420] == 0 and out[200, 150] in (0, 1)
+    assert out.max() == 1 + 3 and (out == 1).sum() == (mask == 1).sum()  # the blob is kept as it was
+
+
+def test_at_most_max_count_the_most_contrasted_first(icfg):
+    rgb = _image()
+    _spots(rgb, SMALL[:2], 3.2, (0.05, 0.05, 0.05))
+    _spots(rgb, SMALL[2:], 3.2, (0.30, 0.30, 0.30))
+    icfg.specks.max_count = 2
+    out, _ = _run(rgb, icfg)
+    assert out.max() == 2 and all(out[cy, cx] > 0 for cy, cx in SMALL[:2])
+
+
+def test_off_when_the_decoded_image_is_not_finer(icfg):
+    rgb = _image()
+    _spots(rgb, SMALL, 3.2, (0.1, 0.1, 0.1))
+    lab = rgb2lab(rgb).astype(np.float32)
+    out, at = find_small_bodies(np.zeros(rgb.shape[:2], np.int32), rgb, rgb, lab, np.zeros(rgb.shape[:2], np.uint8),
+                                "plain", icfg)
+    assert out.max() == 0 and at.shape == (0, 2)
+
+
+def test_uv_spot_of_the_mount_epoxy_colour_is_no_body(icfg):
+    """Epoxy filling a small hole in the chip glows like the mount beside it: not a body."""
+    rgb = _image(matrix=(0.30, 0.26, 0.05))
+    epoxy = (0.70, 0.78, 0.20)
+    rgb[:, 480:] = epoxy  # the mount field on the right
+    _spots(rgb, SMALL[:2], 3.2, (0.95, 0.55, 0.10))  # orange fluorescence
+    _spots(rgb, SMALL[2:4], 3.2, epoxy)  # epoxy in holes of the chip
+    region = np.zeros((100, 140), np.uint8)
+    region[:, 120:] = MOUNT
+    out, _ = _run(rgb, icfg, light="uv", region=region)
+    assert all(out[cy, cx] > 0 for cy, cx in SMALL[:2]) and all(out[cy, cx] == 0 for cy, cx in SMALL[2:4])
+    icfg.uv_epoxy_dE = 0.0  # the rule off: the epoxy spots count
+    out, _ = _run(rgb, icfg, light="uv", region=region)
+    assert all(out[cy, cx] > 0 for cy, cx in SMALL[2:4])
