@@ -77,7 +77,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.measure import regionprops
 from skimage.morphology import disk, h_maxima, remove_small_holes, remove_small_objects
 from skimage.segmentation import expand_labels, find_boundaries, relabel_sequential, watershed
 from skimage.transform import resize
@@ -180,6 +179,12 @@ def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
 def _label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     """(n + 1,) median of ``values`` per label 1..n (index 0 and absent labels: 0), from one
     sort of the labelled pixels only."""
+    out = np.zeros(n + 1)
+    if n <= 8:  # a few labels over many pixels (clusters): one partition each beats one big sort
+        for i in range(1, n + 1):
+            v = values[labels == i]
+            out[i] = float(np.median(v)) if v.size else 0.0
+        return out
     sel = labels > 0
     lab, val = labels[sel].astype(np.int64), values[sel]
     order = np.lexsort((val, lab))
@@ -378,6 +383,23 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg, lab: np.ndarray |
     return relabel_sequential(ids.astype(np.int32))[0]
 
 
+def _major_axis_length(ids: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1,) length of the major axis of the ellipse with the same second moments as
+    each label 1..n (as ``regionprops(...).axis_major_length``), from pixel counts; 0 for label 0."""
+    yy, xx = np.nonzero(ids)
+    lab = ids[yy, xx]
+    cnt = np.maximum(np.bincount(lab, minlength=n + 1), 1).astype(float)
+    my, mx = np.bincount(lab, yy, n + 1) / cnt, np.bincount(lab, xx, n + 1) / cnt
+    dy, dx = yy - my[lab], xx - mx[lab]
+    myy = np.bincount(lab, dy * dy, n + 1) / cnt  # central second moments / count
+    mxx = np.bincount(lab, dx * dx, n + 1) / cnt
+    mxy = np.bincount(lab, dy * dx, n + 1) / cnt
+    big = (myy + mxx) / 2 + np.sqrt(((myy - mxx) / 2) ** 2 + mxy ** 2)
+    out = 4 * np.sqrt(big)
+    out[0] = 0.0
+    return out
+
+
 def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg) -> np.ndarray:
     """Drop instances that are fields, blurred zones, thin streaks or the chip's edge
     against the mount (module docstring, step 5). ids: (h, w) int32; contrast: (h, w)
@@ -395,7 +417,7 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
     sharpness = edge / np.maximum(inner, 1e-3)
     depth = ndi.distance_transform_edt(~outline & (ids > 0))
     thickness = 2.0 * _label_max(depth, ids, n)[1:] + 1.0
-    length = np.array([r.axis_major_length for r in regionprops(ids)])
+    length = _major_axis_length(ids, n)[1:]
     reach = max(2, int(round(float(cfg.halo) * max(h, w))))
     near_mount = ndi.binary_dilation(region == MOUNT, iterations=reach) if (region == MOUNT).any() else np.zeros_like(outline)
     contact = np.asarray(ndi.mean(near_mount, np.where(outline, ids, 0), idx), float)
