@@ -6,7 +6,7 @@ points (256 per centroid by default). We draw our own seeded sample of
 so that FAISS trains on all of it. ``nredo`` restarts keep the best objective;
 ``spherical=true`` clusters L2-normalised features by cosine similarity.
 ``k=auto`` picks k in ``k_range`` with the best silhouette score on 3000 of the
-sampled pixels (``kmeans.auto_k_probe``).
+sampled pixels (``kmeans.auto_k_probe``), each candidate k fitted with at least 3 restarts.
 """
 from __future__ import annotations
 
@@ -45,6 +45,9 @@ def nearest_centroid(centroids: np.ndarray, x: np.ndarray, spherical: bool = Fal
     return idx[:, 0].astype(np.int64)
 
 
+AUTO_K_MIN_REDO = 3  # restarts per candidate k when k=auto
+
+
 @register("kmeans")
 class KMeansSegmenter(PixelClusterer):
     def _prepare(self, x: np.ndarray) -> np.ndarray:
@@ -67,10 +70,12 @@ class KMeansSegmenter(PixelClusterer):
         return np.ascontiguousarray(centroids[order])
 
     def _choose_k(self, x: np.ndarray, ks: list[int]) -> int:
-        probe = sample_rows(x, int(self.params.auto_k_probe), self.seed + 1)
+        p = self.params
+        probe = sample_rows(x, int(p.auto_k_probe), self.seed + 1)
         best_k, best = ks[0], -np.inf
-        for k in ks:
-            labels = self._assign(self._fit(x, k), probe)
+        for k in ks:  # each k at its best of >= 3 restarts: a local minimum would lose to a wrong k
+            centroids = faiss_kmeans(x, k, p.niter, max(int(p.nredo), AUTO_K_MIN_REDO), p.spherical, self.seed)
+            labels = self._assign(centroids, probe)
             if len(np.unique(labels)) < 2:
                 continue
             score = silhouette_score(probe, labels, random_state=self.seed)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from eval.metrics import truth_scores
-from experiments.config import load_config
+from experiments.config import discover_methods, load_config
 from thinseg.imageio import list_images, load_image
 from thinseg.pipeline import prepare, segment
 from thinseg.segmenter import WorkingImage, available_methods, build_segmenter
@@ -19,6 +19,7 @@ def _scores(folder, cfg, seg=None):
 
 
 def test_methods_are_registered():
+    discover_methods()  # fills the registry (as every entry point does), whatever ran before
     assert {"kmeans", "gmm"} <= set(available_methods())
 
 
