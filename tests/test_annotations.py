@@ -1,0 +1,70 @@
+"""The scale bar burnt into the photographs (thinseg/annotations.py)."""
+import numpy as np
+import pytest
+
+from experiments.config import load_config
+from thinseg.annotations import drop_annotated, scale_bar_zone
+from thinseg.pipeline import read_for_segmentation, segment
+from thinseg.segmenter import build_segmenter
+
+
+@pytest.fixture
+def acfg():
+    return load_config([]).annotations
+
+
+def _rock(seed=0, shape=(512, 680)):
+    rng = np.random.default_rng(seed)
+    rgb = np.empty(shape + (3,), np.float32)
+    rgb[:] = (0.45, 0.40, 0.35)
+    rgb += rng.normal(0, 0.03, rgb.shape).astype(np.float32)
+    return np.clip(rgb, 0, 1)
+
+
+def _draw_bar(rgb, y=490, x0=20, x1=170):
+    rgb[y, x0:x1] = 0.05  # the line
+    rgb[y - 4:y + 5, x0] = rgb[y - 4:y + 5, x1 - 1] = 0.05  # end ticks
+    rgb[y + 3:y + 18, x0 + 8:x0 + 40] = 0.85  # the label box ...
+    rgb[y + 7:y + 14, x0 + 12:x0 + 36:3] = 0.1  # ... with dark text
+
+
+def test_the_scale_bar_and_its_label_are_found(acfg):
+    rgb = _rock()
+    _draw_bar(rgb)
+    zone = scale_bar_zone(rgb, acfg)
+    assert zone[490, 20:170].all() and zone[495:508, 28:60].all()  # line and label box
+    assert zone.mean() < 0.02 and not zone[:400].any()
+
+
+def test_no_zone_without_a_bar_nor_for_a_frame_edge(acfg):
+    assert not scale_bar_zone(_rock(), acfg).any()
+    rgb = _rock(1)
+    rgb[500, :] = 0.05  # a dark line across the whole picture: the frame, not a scale bar
+    assert not scale_bar_zone(rgb, acfg).any()
+
+
+def test_blobs_mostly_on_the_label_are_dropped_the_others_kept():
+    mask = np.zeros((100, 100), np.int32)
+    mask[80:95, 5:25] = 1  # on the label
+    mask[40:60, 40:60] = 2  # a grain
+    mask[70:90, 60:80] = 3  # a grain with a corner in the zone
+    zone = np.zeros((100, 100), bool)
+    zone[78:100, 0:30] = True
+    zone[78:82, 0:90] = True
+    out, kept = drop_annotated(mask, zone)
+    assert list(kept) == [2, 3] and out.max() == 2
+    assert (out == 1).sum() == 400 and (out == 2).sum() == 400 - 4 * 20 and not out[zone].any()
+
+
+def test_challenge_scale_bar_is_no_blob(shared_data):
+    """0c3n69: the scale bar's label box, bluish grey on the brownish rock, was a shiny grey body."""
+    cfg = load_config(["method=kmeans", "eval.internal=false"])
+    path = shared_data / "challenge" / "images" / "0c3n69.png"
+    rgb, full = read_for_segmentation(path, cfg)
+    zone = scale_bar_zone(rgb, cfg.annotations)
+    assert zone[984, 50:300].all() and zone[1000, 40:80].all()  # the bar (y 984) and its "50 um" label
+    res = segment(rgb, build_segmenter(cfg), cfg, "0c3n69", full)
+    assert not res.mask[zone].any()
+    cfg.annotations.enabled = False
+    off = segment(rgb, build_segmenter(cfg), cfg, "0c3n69", full)
+    assert off.mask[995:1010, 40:80].any()  # without the rule a blob lies on the label

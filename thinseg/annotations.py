@@ -1,0 +1,81 @@
+"""Annotations burnt into the photograph: the microscope software's scale bar.
+
+The challenge photographs carry a scale bar near the bottom-left corner: a thin,
+perfectly straight dark horizontal line (with end ticks) and, under its left end, a
+light grey label box with dark text ("50 um"). On a dark or bluish rock the label box
+looks like a shiny grey body, the line's ticks like small black bodies. They are not
+rock. The rule, on the decoded pixels (``annotations`` config node):
+
+1. **The line.** In the bottom ``search`` share of the rows, a pixel is line-dark when
+   its grey level is ``line_dark`` below the mean of the pixels ``2`` rows above and
+   below. In each row the line-dark pixels are joined over gaps up to ``gap`` of the
+   width (the line crosses dark grains, where it is invisible); the row holding the
+   longest joined run is the line when that run is between ``min_len`` and ``max_len``
+   of the width, does not touch the picture's left or right edge (an edge of the frame
+   is no scale bar) and is line-dark over at least ``min_fill`` of its length.
+2. **The zone.** The line (``pad`` px around it, end ticks included) and the label box
+   under its left end: ``box_width`` of the width from the line's start, from the line
+   down to ``box_height`` of the height below it.
+
+Blobs lose their pixels in the zone and are dropped when more than half of them lay
+there (``thinseg.pipeline.segment``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+
+def scale_bar_zone(rgb: np.ndarray, cfg) -> np.ndarray:
+    """(H, W) bool: the scale bar and its label (module docstring), all False when none.
+
+    Args: rgb: (H, W, 3) float32 RGB in [0, 1]; cfg: the ``annotations`` node."""
+    H, W = rgb.shape[:2]
+    zone = np.zeros((H, W), bool)
+    if not cfg.enabled or H < 40 or W < 40:
+        return zone
+    y0 = max(2, int(H * (1 - float(cfg.search))))
+    g = rgb[y0 - 2:, :, :3].mean(-1)
+    dark = ((g[:-4] + g[4:]) / 2 - g[2:-2]) > float(cfg.line_dark)  # rows y0 .. H-3
+    gap = max(1, int(round(float(cfg.gap) * W)))
+    joined = ndi.binary_closing(dark, structure=np.ones((1, gap), bool))
+    best = None
+    for r in range(joined.shape[0]):
+        edges = np.flatnonzero(np.diff(np.r_[0, joined[r].astype(np.int8), 0]))
+        if edges.size == 0:
+            continue
+        starts, ends = edges[::2], edges[1::2]
+        k = int(np.argmax(ends - starts))
+        if best is None or ends[k] - starts[k] > best[2] - best[1]:
+            best = (r, int(starts[k]), int(ends[k]))
+    if best is None:
+        return zone
+    r, x0, x1 = best
+    length = x1 - x0
+    if not (cfg.min_len * W <= length <= cfg.max_len * W) or x0 <= 1 or x1 >= W - 1:
+        return zone
+    if dark[r, x0:x1].mean() < float(cfg.min_fill):
+        return zone
+    y = y0 + r
+    pad = int(cfg.pad)
+    zone[max(0, y - pad):min(H, y + pad + 1), max(0, x0 - pad):min(W, x1 + pad)] = True
+    zone[y:min(H, y + int(round(float(cfg.box_height) * H))), max(0, x0 - pad):min(W, x0 + int(round(float(cfg.box_width) * W)))] = True
+    return zone
+
+
+def drop_annotated(mask: np.ndarray, zone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Remove the zone's pixels from the blobs; drop a blob that had more than half of
+    its pixels there. mask: (H, W) int32 ids 1..N; zone: (H, W) bool.
+    Returns ((H, W) int32 consecutive ids 1..M, (M,) int64 the old id of each kept blob)."""
+    n = int(mask.max())
+    keep_ids = np.arange(1, n + 1)
+    if n == 0 or not zone.any():
+        return mask, keep_ids
+    area = np.bincount(mask.ravel(), minlength=n + 1)
+    inside = np.bincount(mask[zone], minlength=n + 1)
+    kept = (area[1:] > 0) & (inside[1:] * 2 <= area[1:])
+    lut = np.zeros(n + 1, np.int32)
+    lut[1:][kept] = np.arange(1, int(kept.sum()) + 1, dtype=np.int32)
+    out = lut[mask]
+    out[zone] = 0
+    return out, keep_ids[kept]
