@@ -202,6 +202,20 @@ def test_merge_pieces_joins_across_no_valley_only():
     assert merge_pieces(ids, c, 0.9).max() == 2
 
 
+def test_a_dip_within_the_bodys_own_texture_is_no_seam():
+    """Two halves of one streaky body (contrast 2 +- 0.8) parted where the contrast dips to
+    1.65 (0.83 x the median): a seam by the ratio alone, none given the body's own spread;
+    the same dip between two uniform bodies (+- 0.02) stays a seam."""
+    rng = np.random.default_rng(0)
+    ids = np.zeros((40, 80), np.int32)
+    ids[:, :40], ids[:, 40:] = 1, 2
+    for sd, merged in ((0.8, True), (0.02, False)):
+        c = (2.0 + rng.normal(0, sd, ids.shape)).astype(np.float32)
+        c[:, 39:41] = 1.65
+        assert merge_pieces(ids, c, 0.9).max() == 2
+        assert (merge_pieces(ids, c, 0.9, texture=0.5).max() == 1) == merged, sd
+
+
 def test_split_off_gives_one_id_per_connected_piece(icfg):
     fg = np.zeros((60, 100), bool)
     fg[disk((30, 30), 14)] = True

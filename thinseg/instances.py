@@ -53,7 +53,10 @@ mount (``thinseg.scene``).
    boundary is no valley (mean contrast there >= ``merge_ratio`` x the weaker piece's
    median), no neck (at least ``merge_min_neck`` x the smaller piece's equivalent
    diameter long), no step (median contrasts within ``merge_max_step``) and no colour
-   change (mean Lab within ``merge_max_dE``) are merged again, so a lens with internal texture stays one id while
+   change (mean Lab within ``merge_max_dE``) are merged again; a dip at the boundary
+   within ``merge_texture`` x the pieces' own spread of contrast (median absolute
+   deviation) is texture, no valley (a streaky grey body, a lens with bright streaks),
+   so a lens with internal texture stays one id while
    two bodies touching at a narrow neck stay two.
    Instances are then grown by ``expand`` px into the matrix (per light type: in plain
    light the outline of a dark body lies at its outer edge, below the growth threshold;
@@ -304,7 +307,8 @@ def _distance_markers(fg: np.ndarray, cfg) -> np.ndarray:
 
 
 def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: float = 0.0,
-                 max_step: float = np.inf, lab: np.ndarray | None = None, max_dE: float = np.inf) -> np.ndarray:
+                 max_step: float = np.inf, lab: np.ndarray | None = None, max_dE: float = np.inf,
+                 texture: float = 0.0) -> np.ndarray:
     """Merge touching instances whose shared boundary is no contrast valley and no neck.
 
     Two 4-neighbouring pieces a, b merge when the mean over their boundary pairs of
@@ -336,6 +340,9 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
     colour = (np.stack([np.bincount(ids.ravel(), weights=lab[..., c].ravel(), minlength=n + 1) for c in range(3)], 1)
               / np.maximum(area, 1)[:, None]) if lab is not None else np.zeros((n + 1, 3))
     inner = _label_median(contrast, ids, n)
+    # a textured body (a lens, a streaky grey body) has valleys of its own: a boundary dip
+    # within ``texture`` x the pieces' own spread (median absolute deviation) is no seam
+    spread = _label_median(np.abs(contrast - inner[ids]), ids, n) * 1.4826 if texture > 0 else np.zeros(n + 1)
     parent = np.arange(n + 1)
 
     def root(x: int) -> int:
@@ -346,7 +353,8 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
 
     for pair, bm, ln in sorted(zip(pairs.tolist(), boundary.tolist(), length.tolist()), key=lambda t: -t[1]):
         a, b = divmod(pair, n + 1)
-        if (bm >= ratio * min(inner[a], inner[b]) and ln >= min_neck * min(diameter[a], diameter[b])
+        valley = min(ratio * min(inner[a], inner[b]), min(inner[a], inner[b]) - texture * max(spread[a], spread[b]))
+        if (bm >= valley and ln >= min_neck * min(diameter[a], diameter[b])
                 and abs(inner[a] - inner[b]) <= max_step * max(abs(inner[a]), abs(inner[b]))
                 and np.linalg.norm(colour[a] - colour[b]) <= max_dE):
             ra, rb = root(a), root(b)
@@ -377,7 +385,7 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg, lab: np.ndarray |
     ids = watershed(-contrast, markers, mask=fg)
     ids = _with_orphans(ids, fg)  # pieces without a core keep an id of their own
     ids = merge_pieces(ids, contrast, float(cfg.merge_ratio), float(cfg.merge_min_neck), float(cfg.merge_max_step),
-                       lab, float(cfg.merge_max_dE))
+                       lab, float(cfg.merge_max_dE), float(cfg.merge_texture))
     sizes = np.bincount(ids.ravel())
     ids[sizes[ids] < min_area_px(fg.shape, cfg)] = 0  # watershed slivers
     return relabel_sequential(ids.astype(np.int32))[0]
