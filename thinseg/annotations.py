@@ -38,7 +38,9 @@ def scale_bar_zone(rgb: np.ndarray, cfg) -> np.ndarray:
     g = rgb[y0 - 2:, :, :3].mean(-1)
     dark = ((g[:-4] + g[4:]) / 2 - g[2:-2]) > float(cfg.line_dark)  # rows y0 .. H-3
     gap = max(1, int(round(float(cfg.gap) * W)))
-    joined = ndi.binary_closing(dark, structure=np.ones((1, gap), bool))
+    # closing along the rows (max then min filter; outside the picture counts as not dark)
+    joined = ndi.minimum_filter1d(ndi.maximum_filter1d(dark.astype(np.uint8), gap, axis=1, mode="constant"),
+                                  gap, axis=1, mode="constant").astype(bool)
     best = None
     for r in range(joined.shape[0]):
         edges = np.flatnonzero(np.diff(np.r_[0, joined[r].astype(np.int8), 0]))
