@@ -84,7 +84,7 @@ from skimage.morphology import disk, h_maxima, remove_small_holes, remove_small_
 from skimage.segmentation import expand_labels, find_boundaries, relabel_sequential, watershed
 from skimage.transform import resize
 
-from .light import UV
+from .light import UV, per_light
 from .scene import MOUNT
 
 BLOB_CLASSES = ("fluorescent", "opaque_dark", "shiny_grey")
@@ -164,11 +164,6 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[n
         kind[cb > c] = SHINY_GREY
         c = np.maximum(c, cb)
     return c.astype(np.float32), kind
-
-
-def per_light(value, light: str) -> float:
-    """A setting given once (a number) or per light type (``{plain: x, uv: y}``), as float."""
-    return float(value[light]) if hasattr(value, "keys") else float(value)
 
 
 def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:

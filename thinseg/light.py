@@ -44,3 +44,8 @@ def classify_light(rgb: np.ndarray, threshold: float = THRESHOLD, min_value: flo
     """``"uv"`` or ``"plain"`` for an (H, W, 3) float32 RGB image in [0, 1] (the settings:
     the ``light`` node of base.yaml)."""
     return UV if blue_fraction(rgb, min_value, max_pixels) < threshold else PLAIN
+
+
+def per_light(value, light: str) -> float:
+    """A setting given once (a number) or per light type (``{plain: x, uv: y}``), as float."""
+    return float(value[light]) if hasattr(value, "keys") else float(value)

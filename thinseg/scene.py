@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .light import UV
+from .light import UV, per_light
 
 ROCK = 0
 MOUNT = 1
@@ -113,7 +113,7 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
         return region
     mean_colour = ctx[seeds].mean(0)
     dE = np.sqrt(((ctx - mean_colour) ** 2).sum(-1))
-    grow = (S < cfg.grow_smooth) & (loose | (dE < cfg.grow_dE))
+    grow = (S < per_light(cfg.grow_smooth, light)) & (loose | (dE < cfg.grow_dE))
     mount = ndi.binary_propagation(seeds, mask=grow | seeds)
     mount = ndi.binary_fill_holes(mount)
     if cfg.dilate > 0:
