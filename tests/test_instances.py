@@ -1,5 +1,6 @@
 """The blob decision relative to the rock and the instance step, on hand-made arrays."""
 import numpy as np
+from scipy import ndimage as ndi
 import pytest
 from skimage.draw import disk
 
@@ -184,6 +185,25 @@ def test_a_field_across_the_picture_is_not_a_blob(icfg):
     L[:, :70] = 20.0  # half the picture dark: a field, not a body
     inst = clusters_to_instances((L < 50).astype(np.int64), _lab(L), "plain", np.zeros(L.shape, np.uint8), icfg, L.shape)
     assert inst.mask.max() == 0
+
+
+def test_a_faint_soft_corner_is_no_body_a_sharp_grain_at_the_border_is(icfg):
+    """A vignetted corner (darkening to 1.2 clear contrasts over 20 px: faint and soft) is
+    dropped; a sharp dark grain cut by the border is kept; the same faint soft cone away
+    from the border is not judged by this rule."""
+    L = np.full((160, 200), 72.0, np.float32) + _noise((160, 200), 0.3)
+    yy, xx = np.mgrid[:160, :200]
+    for cy, cx in ((159, 0), (40, 70)):  # the corner, and a cone inside the picture
+        L -= 42.0 * np.clip((20 - np.hypot(yy - cy, xx - cx)) / 20.0, 0, 1)
+    L[disk((80, 198), 12, shape=L.shape)] = 15.0  # a grain cut by the right border
+    labels = (L < 55).astype(np.int64)
+    inst = clusters_to_instances(labels, _lab(L), "plain", np.zeros(L.shape, np.uint8), icfg, L.shape)
+    assert inst.mask[157, 2] == 0  # the corner
+    assert inst.mask[80, 195] > 0  # the grain at the border
+    assert inst.mask[40, 70] > 0  # the cone inside the picture: other rules judge it
+    icfg.edge_min_contrast = 0.0
+    off = clusters_to_instances(labels, _lab(L), "plain", np.zeros(L.shape, np.uint8), icfg, L.shape)
+    assert off.mask[157, 2] > 0  # the rule off: the corner is a blob
 
 
 def test_a_thin_crack_is_not_a_blob(icfg):

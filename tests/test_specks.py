@@ -122,3 +122,10 @@ def test_uv_spot_of_the_mount_epoxy_colour_is_no_body(icfg):
     icfg.uv_epoxy_dE = 0.0  # the rule off: the epoxy spots count
     out, _ = _run(rgb, icfg, light="uv", region=region)
     assert all(out[cy, cx] > 0 for cy, cx in SMALL[2:4])
+
+
+def test_a_small_body_cut_by_the_picture_edge_is_not_taken(icfg):
+    rgb = _image()
+    _spots(rgb, [(200, 2), (200, 300)], 3.2, (0.1, 0.1, 0.1))  # one cut by the left edge
+    out, _ = _run(rgb, icfg)
+    assert out.max() == 1 and out[200, 300] == 1 and out[200, 1] == 0

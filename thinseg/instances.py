@@ -67,7 +67,10 @@ mount (``thinseg.scene``).
    contrast gradient on its outline / its median contrast below ``min_sharpness``)
    while larger than ``blur_area_frac``; a thin streak (long axis over
    ``max_elongation`` x its thickness, e.g. a crack); or the chip's shadowed edge
-   (more than ``max_mount_contact`` of its outline within ``halo`` of the mount).
+   (more than ``max_mount_contact`` of its outline within ``halo`` of the mount); or,
+   touching the picture's border, both faint (median contrast below
+   ``edge_min_contrast``) and soft-edged (sharpness below ``edge_min_sharpness``): a
+   vignetted or blurred corner of the field, not a body.
 6. **Full size.** Ids are made consecutive 1..N and resized to H x W with
    nearest-neighbour sampling (``Instances.mask``); ``thinseg.pipeline.segment`` then
    redraws the outlines at the decoded image's resolution (``thinseg.outlines``,
@@ -424,7 +427,10 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
     reach = max(2, int(round(float(cfg.halo) * max(h, w))))
     near_mount = ndi.binary_dilation(region == MOUNT, iterations=reach) if (region == MOUNT).any() else np.zeros_like(outline)
     contact = np.asarray(ndi.mean(near_mount, np.where(outline, ids, 0), idx), float)
-    drop = ((area > cfg.max_area_frac * h * w)
+    border = np.zeros(n + 1, bool)
+    border[np.unique(np.r_[ids[0], ids[-1], ids[:, 0], ids[:, -1]])] = True
+    faint_edge = border[1:] & (inner < float(cfg.edge_min_contrast)) & (sharpness < float(cfg.edge_min_sharpness))
+    drop = (faint_edge | (area > cfg.max_area_frac * h * w)
             | (contact > cfg.max_mount_contact)
             | ((sharpness < cfg.min_sharpness) & (area > cfg.blur_area_frac * h * w))
             | (length > cfg.max_elongation * thickness))

@@ -22,7 +22,7 @@ plain light are lost that way. This step looks for them where they are sharp:
 3. **Checked exactly.** The Lab of the piece's own pixels is computed: its median
    score must be ``specks.contrast`` above the reference; under UV its chroma must
    reach ``uv_min_chroma`` (no glare, no white label) and its colour must not be the
-   mount's epoxy.
+   mount's epoxy. A piece cut by the picture's edge is not taken.
 4. At most ``specks.max_count`` small bodies per image, the most contrasted first
    (a heavily specked matrix does not become hundreds of blobs). Each gets the next
    id, and the class of the light type (``fluorescent`` or ``opaque_dark``).
@@ -97,6 +97,8 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
         piece = pieces[box] == i
         if piece.mean() < min_fill:
             continue
+        if box[0].start == 0 or box[1].start == 0 or box[0].stop == H or box[1].stop == W:
+            continue  # cut by the picture's edge: not told from the edge's own shading
         r, c = np.argwhere(piece)[0]
         r, c = box[0].start + r, box[1].start + c
         if blocked[(r * h) // H, (c * w) // W]:  # on the mount or within its halo
