@@ -125,6 +125,14 @@ def _bounded_reference(score: np.ndarray, rock: np.ndarray, q: float, block: flo
     return np.minimum(local, overall + tolerance).astype(np.float32)
 
 
+def blob_score(lab: np.ndarray, light: str, chroma_weight: float) -> np.ndarray:
+    """(...,) blob score of Lab pixels (..., 3), in lab's dtype: UV ``L + chroma_weight x
+    chroma`` (fluorescence is bright and saturated), plain light ``100 - L`` (darkness)."""
+    if light == UV:
+        return lab[..., 0] + chroma_weight * np.hypot(lab[..., 1], lab[..., 2])
+    return 100.0 - lab[..., 0]
+
+
 def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel blob contrast against the local rock matrix (module docstring, step 1).
 
@@ -138,7 +146,7 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[n
     L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
     block = float(cfg.block) * max(L.shape)
     if light == UV:
-        score = L + cfg.uv_chroma_weight * np.hypot(a, b)
+        score = blob_score(lab, UV, cfg.uv_chroma_weight)
         ref = _bounded_reference(score, rock, cfg.uv_ref_q, block, cfg.ref_tolerance * cfg.uv_contrast)
         c = (score - ref) / cfg.uv_contrast
         # fluorescence behind a barrier filter is saturated: grey / white pixels are
@@ -149,7 +157,7 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[n
             epoxy = np.sqrt(((ctx - ctx[~rock].mean(0)) ** 2).sum(-1)) < cfg.uv_epoxy_dE
             c = np.where(epoxy, np.minimum(c, 0.0), c)
         return c.astype(np.float32), np.full(L.shape, FLUORESCENT, np.int8)
-    dark = 100.0 - L
+    dark = blob_score(lab, light, cfg.uv_chroma_weight)
     # clipped (overexposed) pixels carry no level: the matrix reference is taken from the others
     unclipped = rock & (L < cfg.clip_L) if cfg.clip_L > 0 else rock
     ref_pixels = unclipped if unclipped.sum() >= 0.2 * max(1, rock.sum()) else rock
@@ -178,8 +186,8 @@ def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
 
 
 def _label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """(n + 1,) median of ``values`` per label 1..n (index 0 and absent labels: 0), from one
-    sort of the labelled pixels only."""
+    """(n + 1,) median of ``values`` per label 1..n (index 0 and absent labels: 0): one
+    partition per label when there are few labels, else one sort of the labelled pixels."""
     out = np.zeros(n + 1)
     if n <= 8:  # a few labels over many pixels (clusters): one partition each beats one big sort
         for i in range(1, n + 1):
@@ -192,7 +200,6 @@ def _label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     lab, val = lab[order], val[order]
     starts = np.searchsorted(lab, np.arange(n + 1))
     ends = np.searchsorted(lab, np.arange(n + 1), side="right")
-    out = np.zeros(n + 1)
     has = ends > starts
     lo, hi = starts[has] + (ends[has] - starts[has] - 1) // 2, starts[has] + (ends[has] - starts[has]) // 2
     out[has] = 0.5 * (val[lo] + val[hi])
@@ -462,16 +469,23 @@ def blob_clusters(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Instances:
-    """mask: (H, W) int32 ids 0..N; clusters: (N,) int64 majority cluster of each blob;
-    classes: (N,) int64 index into ``BLOB_CLASSES``; ids: (h, w) int32 at working size;
-    contrast: (h, w) float32; decision: :class:`BlobDecision`."""
+    """clusters: (N,) int64 majority cluster of each blob; classes: (N,) int64 index into
+    ``BLOB_CLASSES``; ids: (h, w) int32 at working size; contrast: (h, w) float32;
+    decision: :class:`BlobDecision`; out_shape: (H, W) of the original image.
+    ``mask``: (H, W) int32 ids 0..N, resized on demand (the pipeline draws its own mask
+    at the decoded resolution, ``thinseg.outlines``)."""
 
-    mask: np.ndarray
     clusters: np.ndarray
     classes: np.ndarray
     ids: np.ndarray
     contrast: np.ndarray
     decision: BlobDecision
+    out_shape: tuple[int, int]
+
+    @property
+    def mask(self) -> np.ndarray:
+        # The working size never exceeds the original, so nearest upsampling keeps every id.
+        return resize_nearest(self.ids, self.out_shape).astype(np.int32)
 
 
 def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, region: np.ndarray, cfg,
@@ -495,9 +509,7 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
         ids = np.where(rock, expand_labels(ids, expand), 0).astype(np.int32)
     clusters = blob_clusters(ids, labels)
     classes = blob_clusters(ids, kind.astype(np.int64))
-    # The working size never exceeds the original, so nearest upsampling keeps every id.
-    mask = resize_nearest(ids, out_shape).astype(np.int32)
-    return Instances(mask, clusters, classes, ids, contrast, decision)
+    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape))
 
 
 BLOB_MAP_CLASSES = ("background", "blob", "boundary", "mount")  # labels of a ``blob_map`` (Segmenter.output)
@@ -558,5 +570,4 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     decision = BlobDecision(np.array([False, True, True, False]), med, counts)
     clusters = blob_clusters(ids, labels)
     classes = blob_clusters(ids, kind.astype(np.int64))
-    mask = resize_nearest(ids, out_shape).astype(np.int32)
-    return Instances(mask, clusters, classes, ids, contrast, decision)
+    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape))

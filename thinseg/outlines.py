@@ -27,7 +27,8 @@ import numpy as np
 from skimage.color import rgb2lab
 from skimage.segmentation import expand_labels
 
-from .instances import FLUORESCENT, OPAQUE_DARK, _label_median, per_light, resize_nearest
+from .instances import FLUORESCENT, OPAQUE_DARK, _label_median, blob_score, resize_nearest
+from .light import PLAIN, UV, per_light
 from .scene import MOUNT
 
 
@@ -41,8 +42,8 @@ def _shrink(ids: np.ndarray) -> np.ndarray:
 def _score(lab: np.ndarray, blob_class: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
     """Score and contrast unit per pixel for its blob's class. lab: (N, 3) float; blob_class:
     (N,) int. Returns (score (N,) float32, unit (N,) float32; unit inf = no detail)."""
-    L, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
-    score = np.where(blob_class == FLUORESCENT, L + cfg.uv_chroma_weight * np.hypot(a, b), 100.0 - L)
+    score = np.where(blob_class == FLUORESCENT, blob_score(lab, UV, cfg.uv_chroma_weight),
+                     blob_score(lab, PLAIN, cfg.uv_chroma_weight))
     unit = np.select([blob_class == FLUORESCENT, blob_class == OPAQUE_DARK],
                      [float(cfg.uv_contrast), float(cfg.dark_contrast)], np.inf)
     return score.astype(np.float32), unit.astype(np.float32)

@@ -106,7 +106,7 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
         inst = blob_map_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape)
     else:  # cluster labels: the shared contrast-based decision picks the blob pixels
         inst = clusters_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape)
-    if cfg.instances.refine.enabled and inst.ids.shape != tuple(rgb.shape[:2]):  # outlines at the decoded resolution
+    if cfg.instances.refine.enabled:  # outlines at the decoded resolution
         mask = refine_outlines(inst.ids, inst.contrast, lab, inst.classes, rgb, region, sample.light, cfg.instances)
     else:
         mask = resize_nearest(inst.ids, tuple(rgb.shape[:2]))

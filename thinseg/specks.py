@@ -33,17 +33,9 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.color import rgb2lab
 
-from .instances import FLUORESCENT, OPAQUE_DARK, _bounded_reference, min_area_px, resize_nearest
+from .instances import FLUORESCENT, OPAQUE_DARK, _bounded_reference, blob_score, min_area_px, resize_nearest
 from .light import UV
 from .scene import MOUNT
-
-
-def _score_of_lab(lab: np.ndarray, light: str, chroma_weight: float) -> np.ndarray:
-    """(...,) float32 blob score of Lab pixels (..., 3) for the light type (UV: L +
-    ``chroma_weight`` x chroma; plain: 100 - L)."""
-    if light == UV:
-        return (lab[..., 0] + chroma_weight * np.hypot(lab[..., 1], lab[..., 2])).astype(np.float32)
-    return (100.0 - lab[..., 0]).astype(np.float32)
 
 
 def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, lab: np.ndarray,
@@ -55,7 +47,8 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
         rgb: (H, W, 3) float32 RGB in [0, 1], the decoded image.
         work_rgb: (h, w, 3) float32 RGB of the working image (smoothed as the features are).
         lab: (h, w, 3) float32 working Lab. region: (h, w) uint8 scene map.
-        light: ``uv`` or ``plain``. cfg: the ``instances`` node (``specks`` inside).
+        light: ``uv`` or ``plain``. cfg: the ``instances`` node (``specks`` inside; its
+            ``enabled`` switch is read by the pipeline).
     Returns:
         ((H, W) int32 ids 1..N+k with the k small bodies appended, (k, 2) int64 one
         (row, col) pixel of each of them, in id order).
@@ -64,12 +57,12 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
     none = np.zeros((0, 2), np.int64)
     h, w = lab.shape[:2]
     H, W = mask.shape
-    if not sc.enabled or (H * W) < 2 * h * w:  # decoded barely finer than the working size
+    if (H * W) < 2 * h * w:  # decoded barely finer than the working size
         return mask, none
     rock = region != MOUNT
     chroma_weight, min_chroma = float(cfg.uv_chroma_weight), float(cfg.uv_min_chroma)
     min_px, min_fill, contrast = float(sc.min_px), float(sc.min_fill), float(sc.contrast)
-    score = _score_of_lab(lab, light, chroma_weight)
+    score = blob_score(lab, light, chroma_weight).astype(np.float32)
     unit = float(cfg.uv_contrast if light == UV else cfg.dark_contrast)
     q = cfg.uv_ref_q if light == UV else cfg.dark_ref_q
     ref = _bounded_reference(score, rock, q, float(cfg.block) * max(h, w), cfg.ref_tolerance * unit)
@@ -107,7 +100,7 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
         if (mask[near] > 0).any():  # touches (or nearly) a blob already found: part of its rim
             continue
         px_lab = rgb2lab(np.clip(rgb[box][piece][:, None, :3], 0, 1))[:, 0, :]
-        exact = float(np.median(_score_of_lab(px_lab, light, chroma_weight)))
+        exact = float(np.median(blob_score(px_lab, light, chroma_weight).astype(np.float32)))
         strength = (exact - float(np.median(level[box][piece]))) / unit + contrast
         if strength < contrast:
             continue
