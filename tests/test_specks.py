@@ -129,3 +129,26 @@ def test_a_small_body_cut_by_the_picture_edge_is_not_taken(icfg):
     _spots(rgb, [(200, 2), (200, 300)], 3.2, (0.1, 0.1, 0.1))  # one cut by the left edge
     out, _ = _run(rgb, icfg)
     assert out.max() == 1 and out[200, 300] == 1 and out[200, 1] == 0
+
+
+def test_small_bodies_share_the_decisions_matrix_level_overexposed_rock_sets_none(icfg):
+    """The matrix reference is the blob decision's own (``matrix_reference``): clipped
+    white rock is no matrix level, so a grey spot one shade darker than the grey matrix
+    beside it is no opaque body (with the white stripes as the level it was one)."""
+    from thinseg.instances import matrix_reference
+    rgb = _image(matrix=(0.62, 0.62, 0.62))  # grey matrix, L ~ 65
+    for x0 in range(0, rgb.shape[1], 64):  # overexposed white stripes in every reference block
+        rgb[:, x0:x0 + 24] = 1.0
+    centres = [(100, 44), (300, 172)]  # in grey stripes
+    _spots(rgb, centres, 3.2, (0.38, 0.38, 0.38))  # L ~ 42: 23 L darker than the matrix, < 1 clear contrast
+    out, _ = _run(rgb, icfg)
+    assert out.max() == 0
+    icfg.clip_L = 0.0  # clipped pixels set the level: the spots are 'dark' against white
+    out_unclipped, _ = _run(rgb, icfg)
+    assert all(out_unclipped[cy, cx] > 0 for cy, cx in centres)
+    work, lab = _working(rgb)  # the reference a caller passes is the one used
+    region = np.zeros(lab.shape[:2], np.uint8)
+    raised = matrix_reference(lab, "plain", region != MOUNT, icfg) + 100.0
+    none, _ = find_small_bodies(np.zeros(rgb.shape[:2], np.int32), np.clip(rgb, 0, 1), work, lab, region,
+                                "plain", icfg, raised)
+    assert none.max() == 0

@@ -133,21 +133,42 @@ def blob_score(lab: np.ndarray, light: str, chroma_weight: float) -> np.ndarray:
     return 100.0 - lab[..., 0]
 
 
-def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
+def matrix_reference(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> np.ndarray:
+    """(h, w) float32 matrix level of the blob score (``blob_score``) at every pixel: the
+    local, bounded percentile of module docstring step 1 (UV ``uv_ref_q``; plain
+    ``dark_ref_q`` over the rock pixels darker than ``clip_L``). lab: (h, w, 3) float32 Lab;
+    rock: (h, w) bool. ``blob_contrast`` and the small bodies (``thinseg.specks``) share it."""
+    block = float(cfg.block) * max(lab.shape[:2])
+    score = blob_score(lab, light, cfg.uv_chroma_weight)
+    if light == UV:
+        return _bounded_reference(score, rock, cfg.uv_ref_q, block, cfg.ref_tolerance * cfg.uv_contrast)
+    # clipped (overexposed) pixels carry no level: the matrix reference is taken from the others
+    unclipped = rock & (lab[..., 0] < cfg.clip_L) if cfg.clip_L > 0 else rock
+    ref_pixels = unclipped if unclipped.sum() >= 0.2 * max(1, rock.sum()) else rock
+    return _bounded_reference(score, ref_pixels, cfg.dark_ref_q, block, cfg.ref_tolerance * cfg.dark_contrast)
+
+
+def contrast_unit(light: str, cfg) -> float:
+    """Blob-score units of one clear contrast for the light type (``uv_contrast`` / ``dark_contrast``)."""
+    return float(cfg.uv_contrast if light == UV else cfg.dark_contrast)
+
+
+def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg,
+                  reference: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel blob contrast against the local rock matrix (module docstring, step 1).
 
     Args:
         lab: (h, w, 3) float32 Lab (L in 0..100). light: ``uv`` or ``plain``.
         rock: (h, w) bool, pixels of the rock (the rest is mount). cfg: the ``instances`` node.
+        reference: (h, w) float32 ``matrix_reference`` when the caller has it already.
     Returns:
         contrast: (h, w) float32, 1.0 = a clear blob; kind: (h, w) int8 class index
         (``FLUORESCENT``, ``OPAQUE_DARK`` or ``SHINY_GREY``) of the winning contrast.
     """
     L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
-    block = float(cfg.block) * max(L.shape)
+    ref = matrix_reference(lab, light, rock, cfg) if reference is None else reference
+    score = blob_score(lab, light, cfg.uv_chroma_weight)
     if light == UV:
-        score = blob_score(lab, UV, cfg.uv_chroma_weight)
-        ref = _bounded_reference(score, rock, cfg.uv_ref_q, block, cfg.ref_tolerance * cfg.uv_contrast)
         c = (score - ref) / cfg.uv_contrast
         # fluorescence behind a barrier filter is saturated: grey / white pixels are
         # annotations (the scale bar's label) or glare, never blobs
@@ -157,11 +178,7 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple[n
             epoxy = np.sqrt(((ctx - ctx[~rock].mean(0)) ** 2).sum(-1)) < cfg.uv_epoxy_dE
             c = np.where(epoxy, np.minimum(c, 0.0), c)
         return c.astype(np.float32), np.full(L.shape, FLUORESCENT, np.int8)
-    dark = blob_score(lab, light, cfg.uv_chroma_weight)
-    # clipped (overexposed) pixels carry no level: the matrix reference is taken from the others
-    unclipped = rock & (L < cfg.clip_L) if cfg.clip_L > 0 else rock
-    ref_pixels = unclipped if unclipped.sum() >= 0.2 * max(1, rock.sum()) else rock
-    dark_excess = dark - _bounded_reference(dark, ref_pixels, cfg.dark_ref_q, block, cfg.ref_tolerance * cfg.dark_contrast)
+    dark_excess = score - ref
     c = dark_excess / cfg.dark_contrast
     kind = np.full(L.shape, OPAQUE_DARK, np.int8)
     if cfg.blue_contrast > 0:
@@ -185,7 +202,7 @@ def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+def label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     """(n + 1,) median of ``values`` per label 1..n (index 0 and absent labels: 0): one
     partition per label when there are few labels, else one sort of the labelled pixels."""
     out = np.zeros(n + 1)
@@ -226,7 +243,7 @@ def choose_foreground(labels: np.ndarray, contrast: np.ndarray, rock: np.ndarray
     counts = np.bincount(labels.ravel(), minlength=k)
     rock_labels = np.where(rock, labels + 1, 0)  # cluster c -> c + 1 on rock pixels, 0 elsewhere
     has_rock = np.bincount(rock_labels.ravel(), minlength=k + 1)[1:] > 0
-    med = np.where(has_rock, _label_median(contrast, rock_labels, k)[1:], np.nan)
+    med = np.where(has_rock, label_median(contrast, rock_labels, k)[1:], np.nan)
     gate = per_light(cfg.cluster_gate, light)
     blob = np.ones(k, bool) if gate <= 0 else np.nan_to_num(med, nan=-np.inf) >= gate
     return BlobDecision(blob, med, counts)
@@ -344,10 +361,10 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
     diameter = 2.0 * np.sqrt(area / np.pi)
     colour = (np.stack([np.bincount(ids.ravel(), weights=lab[..., c].ravel(), minlength=n + 1) for c in range(3)], 1)
               / np.maximum(area, 1)[:, None]) if lab is not None else np.zeros((n + 1, 3))
-    inner = _label_median(contrast, ids, n)
+    inner = label_median(contrast, ids, n)
     # a textured body (a lens, a streaky grey body) has valleys of its own: a boundary dip
     # within ``texture`` x the pieces' own spread (median absolute deviation) is no seam
-    spread = _label_median(np.abs(contrast - inner[ids]), ids, n) * 1.4826 if texture > 0 else np.zeros(n + 1)
+    spread = label_median(np.abs(contrast - inner[ids]), ids, n) * 1.4826 if texture > 0 else np.zeros(n + 1)
     parent = np.arange(n + 1)
 
     def root(x: int) -> int:
@@ -425,7 +442,7 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
     grad = np.hypot(ndi.sobel(contrast, 0), ndi.sobel(contrast, 1)) / 8.0
     outline = find_boundaries(ids, mode="inner")
     edge = np.asarray(ndi.mean(grad, np.where(outline, ids, 0), idx), float)
-    inner = np.abs(_label_median(contrast, ids, n)[1:])
+    inner = np.abs(label_median(contrast, ids, n)[1:])
     area = np.bincount(ids.ravel(), minlength=n + 1)[1:]
     sharpness = edge / np.maximum(inner, 1e-3)
     depth = ndi.distance_transform_edt(~outline & (ids > 0))
@@ -481,6 +498,7 @@ class Instances:
     contrast: np.ndarray
     decision: BlobDecision
     out_shape: tuple[int, int]
+    reference: np.ndarray | None = None  # (h, w) float32 ``matrix_reference`` of the blob score
 
     @property
     def mask(self) -> np.ndarray:
@@ -499,7 +517,8 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
         cfg: the ``instances`` node. out_shape: (H, W) of the original image.
     """
     rock = region != MOUNT
-    contrast, kind = blob_contrast(lab, light, rock, cfg)
+    reference = matrix_reference(lab, light, rock, cfg)
+    contrast, kind = blob_contrast(lab, light, rock, cfg, reference)
     decision = choose_foreground(labels, contrast, rock, cfg, light)
     allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
     fg = blob_mask(contrast, region, allowed, cfg)
@@ -509,7 +528,7 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
         ids = np.where(rock, expand_labels(ids, expand), 0).astype(np.int32)
     clusters = blob_clusters(ids, labels)
     classes = blob_clusters(ids, kind.astype(np.int64))
-    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape))
+    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape), reference)
 
 
 BLOB_MAP_CLASSES = ("background", "blob", "boundary", "mount")  # labels of a ``blob_map`` (Segmenter.output)
@@ -544,7 +563,8 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     blob_map = np.asarray(blob_map)
     h, w = blob_map.shape
     rock = (region != MOUNT) & (blob_map != BM_MOUNT)
-    contrast, kind = blob_contrast(lab, light, region != MOUNT, cfg)
+    reference = matrix_reference(lab, light, region != MOUNT, cfg)
+    contrast, kind = blob_contrast(lab, light, region != MOUNT, cfg, reference)
     interior = (blob_map == BM_BLOB) & rock
     reach = max(1, int(round(per_light(cfg.expand, light))))
     near = ndi.binary_dilation(interior, iterations=reach) if interior.any() else interior
@@ -570,4 +590,4 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     decision = BlobDecision(np.array([False, True, True, False]), med, counts)
     clusters = blob_clusters(ids, labels)
     classes = blob_clusters(ids, kind.astype(np.int64))
-    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape))
+    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape), reference)

@@ -27,7 +27,7 @@ import numpy as np
 from skimage.color import rgb2lab
 from skimage.segmentation import expand_labels
 
-from .instances import FLUORESCENT, OPAQUE_DARK, _label_median, blob_score, resize_nearest
+from .instances import FLUORESCENT, OPAQUE_DARK, label_median, blob_score, resize_nearest
 from .light import PLAIN, UV, per_light
 from .scene import MOUNT
 
@@ -97,7 +97,7 @@ def refine_outlines(ids: np.ndarray, contrast: np.ndarray, lab: np.ndarray, blob
     c_full = c_up + (s_full - s_work) / unit
     level = per_light(cfg.refine.threshold, light)
     if cfg.refine.relative:  # a share of the blob's own median contrast (half maximum = 0.5)
-        level = level * _label_median(contrast, ids, n)[owner]
+        level = level * label_median(contrast, ids, n)[owner]
     out = inner.copy()
     out[ys, xs] = np.where((owner > 0) & (c_full >= level), owner, 0)
     lost = np.bincount(out.ravel(), minlength=n + 1)[1:] == 0

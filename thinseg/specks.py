@@ -10,8 +10,9 @@ plain light are lost that way. This step looks for them where they are sharp:
    uv_chroma_weight x chroma``; plain: darkness ``100 - L``) is fitted per image as a
    linear function of RGB on the working pixels (least squares), and that function
    is applied to the decoded pixels (one 3-term sum per pixel instead of a Lab
-   conversion). The matrix reference is the working one (``blob_contrast``'s local,
-   bounded percentile), interpolated.
+   conversion). The matrix reference is the blob decision's own
+   (``thinseg.instances.matrix_reference``: local, bounded, without clipped pixels in
+   plain light), interpolated.
 2. **Candidates.** Rock pixels at least ``specks.contrast`` clear contrasts above the
    reference, away from the mount (``instances.halo``) and from every blob already
    found (``specks.gap`` px), form connected pieces. A piece is a small body when its
@@ -33,13 +34,14 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.color import rgb2lab
 
-from .instances import FLUORESCENT, OPAQUE_DARK, _bounded_reference, blob_score, min_area_px, resize_nearest
+from .instances import FLUORESCENT, OPAQUE_DARK, blob_score, contrast_unit, matrix_reference, min_area_px, resize_nearest
 from .light import UV
 from .scene import MOUNT
 
 
 def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, lab: np.ndarray,
-                      region: np.ndarray, light: str, cfg) -> tuple[np.ndarray, np.ndarray]:
+                      region: np.ndarray, light: str, cfg,
+                      reference: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Add the small bodies of one image to its instance mask (module docstring).
 
     Args:
@@ -49,6 +51,8 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
         lab: (h, w, 3) float32 working Lab. region: (h, w) uint8 scene map.
         light: ``uv`` or ``plain``. cfg: the ``instances`` node (``specks`` inside; its
             ``enabled`` switch is read by the pipeline).
+        reference: (h, w) float32 ``matrix_reference`` of the blob decision (computed here
+            when not given).
     Returns:
         ((H, W) int32 ids 1..N+k with the k small bodies appended, (k, 2) int64 one
         (row, col) pixel of each of them, in id order).
@@ -63,9 +67,8 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
     chroma_weight, min_chroma = float(cfg.uv_chroma_weight), float(cfg.uv_min_chroma)
     min_px, min_fill, contrast = float(sc.min_px), float(sc.min_fill), float(sc.contrast)
     score = blob_score(lab, light, chroma_weight).astype(np.float32)
-    unit = float(cfg.uv_contrast if light == UV else cfg.dark_contrast)
-    q = cfg.uv_ref_q if light == UV else cfg.dark_ref_q
-    ref = _bounded_reference(score, rock, q, float(cfg.block) * max(h, w), cfg.ref_tolerance * unit)
+    unit = contrast_unit(light, cfg)
+    ref = matrix_reference(lab, light, rock, cfg) if reference is None else reference
     X = np.c_[work_rgb.reshape(-1, 3), np.ones(h * w, np.float32)]
     coef, *_ = np.linalg.lstsq(X[::7], score.reshape(-1)[::7], rcond=None)
     s_full = rgb[..., :3] @ coef[:3].astype(np.float32) + np.float32(coef[3])
