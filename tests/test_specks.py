@@ -152,3 +152,29 @@ def test_small_bodies_share_the_decisions_matrix_level_overexposed_rock_sets_non
     none, _ = find_small_bodies(np.zeros(rgb.shape[:2], np.int32), np.clip(rgb, 0, 1), work, lab, region,
                                 "plain", icfg, raised)
     assert none.max() == 0
+
+
+@pytest.mark.parametrize("light,matrix,colour", [("plain", (0.75, 0.72, 0.65), (0.12, 0.12, 0.12)),
+                                                 ("uv", (0.30, 0.22, 0.05), (0.95, 0.65, 0.10))])
+def test_a_small_bodys_outline_is_drawn_at_its_edge_not_at_its_core(icfg, light, matrix, colour):
+    """A small body blurred by the optics: the detected core (>= 1 clear contrast) is a
+    fraction of it; grown to the blobs' outline level between its surroundings and its own
+    contrast, the outline matches the body (IoU vs the drawn disc)."""
+    from scipy import ndimage as ndi
+    rgb = _image(matrix=matrix)
+    truth = np.zeros(rgb.shape[:2], bool)
+    for cy, cx in SMALL:
+        truth[disk((cy, cx), 4.5, shape=truth.shape)] = True
+    rgb[truth] = colour
+    rgb = ndi.gaussian_filter(rgb, (1.2, 1.2, 0)).astype(np.float32)
+
+    def iou(out):
+        return np.mean([(lambda m, t: (m & t).sum() / (m | t).sum())(out == out[cy, cx], ndi.label(truth)[0] == ndi.label(truth)[0][cy, cx])
+                        for cy, cx in SMALL])
+    out, _ = _run(rgb, icfg, light)
+    assert out.max() == len(SMALL)
+    icfg.specks.outline = 0.0
+    core, _ = _run(rgb, icfg, light)
+    print(light, iou(out), iou(core))
+    assert iou(out) >= 0.75
+    assert iou(core) < iou(out) - 0.1

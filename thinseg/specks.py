@@ -27,6 +27,12 @@ plain light are lost that way. This step looks for them where they are sharp:
 4. At most ``specks.max_count`` small bodies per image, the most contrasted first
    (a heavily specked matrix does not become hundreds of blobs). Each gets the next
    id, and the class of the light type (``fluorescent`` or ``opaque_dark``).
+5. **Outlined at the edge** (``specks.outline``, 0 = off): the detected piece is the
+   pixels one clear contrast above the matrix, which is only the core of a faint or
+   blurred body and more than the whole of a strongly contrasted one. Each body becomes
+   the connected pixels that hold its core and lie ``outline`` of the way from its
+   surroundings (a ring around it) to its own contrast (0.5 = half maximum, the edge of
+   a blurred step), within its own radius of the core.
 """
 from __future__ import annotations
 
@@ -111,15 +117,66 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
             continue
         if epoxy is not None and float(np.linalg.norm(np.median(px_lab, 0) - epoxy)) < epoxy_dE:
             continue
-        found.append((strength, i, (r, c)))
+        found.append((strength, i))
     found.sort(reverse=True)
     found = found[: int(sc.max_count)]
     if not found:
         return mask, none
     lut = np.zeros(n + 1, np.int32)
-    lut[[i for _, i, _ in found]] = int(mask.max()) + np.arange(1, len(found) + 1, dtype=np.int32)
+    lut[[i for _, i in found]] = int(mask.max()) + np.arange(1, len(found) + 1, dtype=np.int32)
     new = lut[pieces]
-    return np.where(new > 0, new, mask).astype(np.int32), np.array([at for _, _, at in found], np.int64)
+    if float(sc.outline) > 0:  # outlines at the body's edge, not at the detection level
+        new = _outline_small_bodies(new, mask, pieces, found, s_full, ref, unit, float(sc.outline))
+    base = int(mask.max())
+    at = [(box[0].start + int(r), box[1].start + int(c))  # one pixel of each body, as outlined
+          for k, box in enumerate(ndi.find_objects(np.where(new > base, new - base, 0)), start=1)
+          for r, c in [np.argwhere(new[box] == base + k)[0]]]
+    return np.where(new > 0, new, mask).astype(np.int32), np.array(at, np.int64).reshape(-1, 2)
+
+
+def _outline_small_bodies(new: np.ndarray, mask: np.ndarray, pieces: np.ndarray, found: list,
+                          s_full: np.ndarray, ref: np.ndarray, unit: float, share: float) -> np.ndarray:
+    """(H, W) int32 small-body ids grown from their detected pieces to their outline.
+
+    A detected piece holds the pixels at least ``specks.contrast`` above the matrix: the
+    body's core (for a faint or blurred body a fraction of it). Its outline lies where the
+    contrast falls to ``share`` of the way from its surroundings (median of a ring around
+    it) to its own (median over the core): 0.5 = half maximum, the edge of a blurred
+    step. The body is the connected pixels above that level that hold the core: grown
+    (a faint body) or trimmed (a strongly contrasted one, whose detection level lies far
+    below its half maximum), at most its own equivalent radius beyond the core (a faint
+    halo does not become a field), never over another blob or body. new: (H, W) int32 ids of the pieces; mask: (H, W) int32 blobs;
+    pieces: (H, W) int32 labels of all candidates; found: [(strength, piece id)];
+    s_full: (H, W) float32 score; ref: (h, w) float32 matrix reference; unit: score units
+    of one contrast."""
+    H, W = new.shape
+    h, w = ref.shape
+    boxes = ndi.find_objects(pieces)
+    out = new.copy()
+    for _, i in found:
+        b = boxes[i - 1]
+        core = pieces[b] == i
+        reach = max(1, int(np.ceil(np.sqrt(core.sum() / np.pi))))
+        r0, r1 = max(b[0].start - reach, 0), min(b[0].stop + reach, H)
+        c0, c1 = max(b[1].start - reach, 0), min(b[1].stop + reach, W)
+        rows = np.minimum(((np.arange(r0, r1) + 0.5) * (h / H)).astype(np.int64), h - 1)
+        cols = np.minimum(((np.arange(c0, c1) + 0.5) * (w / W)).astype(np.int64), w - 1)
+        excess = (s_full[r0:r1, c0:c1] - ref[np.ix_(rows, cols)]) / unit
+        k = out[b][core][0]
+        own = out[r0:r1, c0:c1] == k
+        free = (mask[r0:r1, c0:c1] == 0) & ((out[r0:r1, c0:c1] == 0) | own)
+        near = ndi.binary_dilation(own, iterations=reach)
+        ring = free & ~near
+        background = float(np.median(excess[ring])) if ring.any() else 0.0
+        peak = float(np.median(excess[own]))
+        level = background + share * (peak - background)  # between its surroundings and its own contrast
+        above = free & (near | own) & (excess >= level)
+        parts, _ = ndi.label(above)
+        body = np.isin(parts, np.unique(parts[own & above])) & (parts > 0)
+        if body.any():  # the parts above the level that hold the core: grown or trimmed to the edge
+            out[r0:r1, c0:c1][own & ~body] = 0
+            out[r0:r1, c0:c1][body] = k
+    return out
 
 
 def speck_class(light: str) -> int:
