@@ -145,10 +145,11 @@ def _outline_small_bodies(new: np.ndarray, mask: np.ndarray, pieces: np.ndarray,
     step. The body is the connected pixels above that level that hold the core: grown
     (a faint body) or trimmed (a strongly contrasted one, whose detection level lies far
     below its half maximum), at most its own equivalent radius beyond the core (a faint
-    halo does not become a field), never over another blob or body. new: (H, W) int32 ids of the pieces; mask: (H, W) int32 blobs;
-    pieces: (H, W) int32 labels of all candidates; found: [(strength, piece id)];
-    s_full: (H, W) float32 score; ref: (h, w) float32 matrix reference; unit: score units
-    of one contrast."""
+    halo does not become a field), never over another blob or body.
+
+    new: (H, W) int32 ids of the kept pieces; mask: (H, W) int32 blobs; pieces: (H, W)
+    int32 labels of all candidates; found: [(strength, piece id)]; s_full: (H, W) float32
+    score; ref: (h, w) float32 matrix reference; unit: score units of one contrast."""
     H, W = new.shape
     h, w = ref.shape
     boxes = ndi.find_objects(pieces)
