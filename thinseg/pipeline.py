@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from .features import lab_of, smoothed_rgb, pixel_features, to_working_tensor, working_size
 from .imageio import ImageLoadError, image_shape, load_image
+from .glare import drop_blobs, glare_fringes
 from .instances import blob_map_to_instances, clusters_to_instances, resize_nearest
 from .light import classify_light
 from .annotations import drop_annotated, scale_bar_zone
@@ -117,6 +118,8 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
         h, w = labels.shape
         clusters = np.r_[clusters, labels[(at[:, 0] * h) // mask.shape[0], (at[:, 1] * w) // mask.shape[1]]]
         classes = np.r_[classes, np.full(len(at), speck_class(sample.light), classes.dtype)]
+    mask, kept = drop_blobs(mask, glare_fringes(mask, classes, rgb, cfg.instances.glare))  # halos of glare
+    clusters, classes = clusters[kept - 1], classes[kept - 1]
     mask, kept = drop_annotated(mask, scale_bar_zone(rgb, cfg.annotations))  # the scale bar is not rock
     clusters, classes = clusters[kept - 1], classes[kept - 1]
     mask = resize_nearest(mask, full_shape)
