@@ -93,8 +93,11 @@ def main(argv=None) -> int:
     print(f"border slivers (<= {args.max_thick:g} px thick): {sliver.sum()}, mean best IoU {best[sliver].mean():.3f}")
     print(f"light-phase labels (plain light): {light.sum()} ({(light & sliver).sum()} of them slivers), "
           f"mean best IoU {best[light].mean() if light.any() else float('nan'):.3f}")
+    print(f"labels on no body (either): {(~body).sum()}, mean best IoU {best[~body].mean():.3f}")
     print(f"labels of a body (neither): {body.sum()}, pooled mean best IoU {best[body].mean():.3f}, "
           f"recall@0.5 {(best[body] >= 0.5).mean():.3f}")
+    need = (0.60 * len(best) - best[~body].sum()) / max(1, body.sum())
+    print(f"a pooled 0.60 over all labels needs {need:.3f} over the labels of a body")
     return 0
 
 
