@@ -136,11 +136,11 @@ def test_small_bodies_share_the_decisions_matrix_level_overexposed_rock_sets_non
     white rock is no matrix level, so a grey spot one shade darker than the grey matrix
     beside it is no opaque body (with the white stripes as the level it was one)."""
     from thinseg.instances import matrix_reference
-    rgb = _image(matrix=(0.62, 0.62, 0.62))  # grey matrix, L ~ 65
+    rgb = _image(matrix=(0.78, 0.78, 0.78))  # light grey matrix, L ~ 80
     for x0 in range(0, rgb.shape[1], 64):  # overexposed white stripes in every reference block
         rgb[:, x0:x0 + 24] = 1.0
     centres = [(100, 44), (300, 172)]  # in grey stripes
-    _spots(rgb, centres, 3.2, (0.38, 0.38, 0.38))  # L ~ 42: 23 L darker than the matrix, < 1 clear contrast
+    _spots(rgb, centres, 3.2, (0.57, 0.57, 0.57))  # L ~ 60: 20 L darker than the matrix, 0.57 clear contrasts
     out, _ = _run(rgb, icfg)
     assert out.max() == 0
     icfg.clip_L = 0.0  # clipped pixels set the level: the spots are 'dark' against white
@@ -157,10 +157,11 @@ def test_small_bodies_share_the_decisions_matrix_level_overexposed_rock_sets_non
 @pytest.mark.parametrize("light,matrix,colour", [("plain", (0.75, 0.72, 0.65), (0.12, 0.12, 0.12)),
                                                  ("uv", (0.30, 0.22, 0.05), (0.95, 0.65, 0.10))])
 def test_a_small_bodys_outline_is_drawn_at_its_edge_not_at_its_core(icfg, light, matrix, colour):
-    """A small body blurred by the optics: the detected core (>= 1 clear contrast) is a
-    fraction of it; grown to the blobs' outline level between its surroundings and its own
-    contrast, the outline matches the body (IoU vs the drawn disc)."""
+    """A small body blurred by the optics: the detected piece (here >= 1 clear contrast)
+    is a part of it (plain) or more than it (UV); drawn half-way between its surroundings
+    and its own contrast, the outline matches the body (IoU vs the drawn disc)."""
     from scipy import ndimage as ndi
+    icfg.specks.contrast = 1.0
     rgb = _image(matrix=matrix)
     truth = np.zeros(rgb.shape[:2], bool)
     for cy, cx in SMALL:

@@ -41,7 +41,7 @@ from scipy import ndimage as ndi
 from skimage.color import rgb2lab
 
 from .instances import FLUORESCENT, OPAQUE_DARK, blob_score, contrast_unit, matrix_reference, min_area_px, resize_nearest
-from .light import UV
+from .light import UV, per_light
 from .scene import MOUNT
 
 
@@ -71,7 +71,7 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
         return mask, none
     rock = region != MOUNT
     chroma_weight, min_chroma = float(cfg.uv_chroma_weight), float(cfg.uv_min_chroma)
-    min_px, min_fill, contrast = float(sc.min_px), float(sc.min_fill), float(sc.contrast)
+    min_px, min_fill, contrast = float(sc.min_px), float(sc.min_fill), per_light(sc.contrast, light)
     score = blob_score(lab, light, chroma_weight).astype(np.float32)
     unit = contrast_unit(light, cfg)
     ref = matrix_reference(lab, light, rock, cfg) if reference is None else reference
