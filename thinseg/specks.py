@@ -14,7 +14,9 @@ plain light are lost that way. This step looks for them where they are sharp:
    (``thinseg.instances.matrix_reference``: local, bounded, without clipped pixels in
    plain light), interpolated.
 2. **Candidates.** Rock pixels at least ``specks.contrast`` clear contrasts above the
-   reference, away from the mount (``instances.halo``) and from every blob already
+   reference (per light type: UV 1.0 as for the blobs; plain light 0.85, since a small
+   dark grain seen sharp on the decoded pixels needs less than the working decision's
+   averaged cells; 0.75 made image2's dark matrix specks bodies), away from the mount (``instances.halo``) and from every blob already
    found (``specks.gap`` px), form connected pieces. A piece is a small body when its
    area lies between ``specks.min_px`` decoded pixels (smaller ones are sensor noise,
    dust and the specks of a textured matrix) and the working minimum blob area
@@ -28,7 +30,7 @@ plain light are lost that way. This step looks for them where they are sharp:
    (a heavily specked matrix does not become hundreds of blobs). Each gets the next
    id, and the class of the light type (``fluorescent`` or ``opaque_dark``).
 5. **Outlined at the edge** (``specks.outline``, 0 = off): the detected piece is the
-   pixels one clear contrast above the matrix, which is only the core of a faint or
+   pixels at the detection level above the matrix, which is only the core of a faint or
    blurred body and more than the whole of a strongly contrasted one. Each body becomes
    the connected pixels that hold its core and lie ``outline`` of the way from its
    surroundings (a ring around it) to its own contrast (0.5 = half maximum, the edge of
