@@ -4,8 +4,8 @@ import pytest
 from skimage.draw import disk
 
 from experiments.config import load_config
-from thinseg.glare import drop_blobs, glare_fringes
-from thinseg.instances import OPAQUE_DARK, SHINY_GREY
+from thinseg.glare import glare_fringes
+from thinseg.instances import OPAQUE_DARK, SHINY_GREY, drop_blobs
 from thinseg.pipeline import read_for_segmentation, segment
 from thinseg.segmenter import build_segmenter
 

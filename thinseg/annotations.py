@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from .instances import drop_blobs
+
 
 def scale_bar_zone(rgb: np.ndarray, cfg) -> np.ndarray:
     """(H, W) bool: the scale bar and its label (module docstring), all False when none.
@@ -70,14 +72,9 @@ def drop_annotated(mask: np.ndarray, zone: np.ndarray) -> tuple[np.ndarray, np.n
     its pixels there. mask: (H, W) int32 ids 1..N; zone: (H, W) bool.
     Returns ((H, W) int32 consecutive ids 1..M, (M,) int64 the old id of each kept blob)."""
     n = int(mask.max())
-    keep_ids = np.arange(1, n + 1)
     if n == 0 or not zone.any():
-        return mask, keep_ids
-    area = np.bincount(mask.ravel(), minlength=n + 1)
-    inside = np.bincount(mask[zone], minlength=n + 1)
-    kept = (area[1:] > 0) & (inside[1:] * 2 <= area[1:])
-    lut = np.zeros(n + 1, np.int32)
-    lut[1:][kept] = np.arange(1, int(kept.sum()) + 1, dtype=np.int32)
-    out = lut[mask]
-    out[zone] = 0
-    return out, keep_ids[kept]
+        return mask, np.arange(1, n + 1)
+    area = np.bincount(mask.ravel(), minlength=n + 1)[1:]
+    inside = np.bincount(mask[zone], minlength=n + 1)[1:]
+    out, kept = drop_blobs(mask, (area == 0) | (inside * 2 > area))
+    return np.where(zone, 0, out).astype(np.int32), kept

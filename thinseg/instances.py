@@ -462,6 +462,18 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
     return relabel_sequential(lut[ids])[0]
 
 
+def drop_blobs(mask: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Remove the blobs flagged in ``drop`` ((N,) bool) from (H, W) int32 ``mask`` (ids 1..N).
+    Returns ((H, W) int32 consecutive ids 1..M, (M,) int64 the old id of each kept blob)."""
+    n = int(mask.max())
+    keep_ids = np.arange(1, n + 1)
+    if n == 0 or not drop.any():
+        return mask, keep_ids
+    lut = np.zeros(n + 1, np.int32)
+    lut[1:][~drop] = np.arange(1, int((~drop).sum()) + 1, dtype=np.int32)
+    return lut[mask], keep_ids[~drop]
+
+
 def resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Nearest-neighbour resize of an (h, w) or (h, w, C) array to ``shape`` (H, W), pixel centres aligned."""
     h, w = mask.shape[:2]

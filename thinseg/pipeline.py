@@ -14,8 +14,8 @@ from tqdm import tqdm
 
 from .features import lab_of, smoothed_rgb, pixel_features, to_working_tensor, working_size
 from .imageio import ImageLoadError, image_shape, load_image
-from .glare import drop_blobs, glare_fringes
-from .instances import blob_map_to_instances, clusters_to_instances, resize_nearest
+from .glare import glare_fringes
+from .instances import blob_map_to_instances, clusters_to_instances, drop_blobs, resize_nearest
 from .light import classify_light
 from .annotations import drop_annotated, scale_bar_zone
 from .outlines import refine_outlines

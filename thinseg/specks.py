@@ -81,7 +81,8 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
     coef, *_ = np.linalg.lstsq(X[::7], score.reshape(-1)[::7], rcond=None)
     s_full = rgb[..., :3] @ coef[:3].astype(np.float32) + np.float32(coef[3])
     # the reference is smooth at the scale of blocks: nearest upsampling is exact enough
-    level = resize_nearest(ref + np.float32(contrast * unit), (H, W))
+    ref_full = resize_nearest(ref, (H, W))
+    level = ref_full + np.float32(contrast * unit)
     pieces, n = ndi.label(s_full >= level)
     if n == 0:
         return mask, none
@@ -128,7 +129,7 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
     lut[[i for _, i in found]] = int(mask.max()) + np.arange(1, len(found) + 1, dtype=np.int32)
     new = lut[pieces]
     if float(sc.outline) > 0:  # outlines at the body's edge, not at the detection level
-        new = _outline_small_bodies(new, mask, pieces, found, s_full, ref, unit, float(sc.outline))
+        new = _outline_small_bodies(new, mask, pieces, found, s_full, ref_full, unit, float(sc.outline))
     base = int(mask.max())
     at = [(box[0].start + int(r), box[1].start + int(c))  # one pixel of each body, as outlined
           for k, box in enumerate(ndi.find_objects(np.where(new > base, new - base, 0)), start=1)
@@ -137,7 +138,7 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
 
 
 def _outline_small_bodies(new: np.ndarray, mask: np.ndarray, pieces: np.ndarray, found: list,
-                          s_full: np.ndarray, ref: np.ndarray, unit: float, share: float) -> np.ndarray:
+                          s_full: np.ndarray, ref_full: np.ndarray, unit: float, share: float) -> np.ndarray:
     """(H, W) int32 small-body ids grown from their detected pieces to their outline.
 
     A detected piece holds the pixels at least ``specks.contrast`` above the matrix: the
@@ -151,9 +152,9 @@ def _outline_small_bodies(new: np.ndarray, mask: np.ndarray, pieces: np.ndarray,
 
     new: (H, W) int32 ids of the kept pieces; mask: (H, W) int32 blobs; pieces: (H, W)
     int32 labels of all candidates; found: [(strength, piece id)]; s_full: (H, W) float32
-    score; ref: (h, w) float32 matrix reference; unit: score units of one contrast."""
+    score; ref_full: (H, W) float32 matrix reference (nearest-upsampled); unit: score units
+    of one contrast."""
     H, W = new.shape
-    h, w = ref.shape
     boxes = ndi.find_objects(pieces)
     out = new.copy()
     for _, i in found:
@@ -162,9 +163,7 @@ def _outline_small_bodies(new: np.ndarray, mask: np.ndarray, pieces: np.ndarray,
         reach = max(1, int(np.ceil(np.sqrt(core.sum() / np.pi))))
         r0, r1 = max(b[0].start - reach, 0), min(b[0].stop + reach, H)
         c0, c1 = max(b[1].start - reach, 0), min(b[1].stop + reach, W)
-        rows = np.minimum(((np.arange(r0, r1) + 0.5) * (h / H)).astype(np.int64), h - 1)
-        cols = np.minimum(((np.arange(c0, c1) + 0.5) * (w / W)).astype(np.int64), w - 1)
-        excess = (s_full[r0:r1, c0:c1] - ref[np.ix_(rows, cols)]) / unit
+        excess = (s_full[r0:r1, c0:c1] - ref_full[r0:r1, c0:c1]) / unit
         k = out[b][core][0]
         own = out[r0:r1, c0:c1] == k
         free = (mask[r0:r1, c0:c1] == 0) & ((out[r0:r1, c0:c1] == 0) | own)
