@@ -250,3 +250,21 @@ def test_resize_nearest_covers_all_ids():
     big = resize_nearest(small, (7, 9))
     assert big.shape == (7, 9) and set(np.unique(big)) == set(range(12))
     assert resize_nearest(np.zeros((3, 4, 3)), (6, 8)).shape == (6, 8, 3)
+
+
+def test_a_faint_glow_under_uv_is_no_body_a_clear_fluorescent_one_is(icfg):
+    """Under UV a soft glow whose peak only just reaches a clear contrast (median contrast
+    0.85: out-of-focus epoxy glowing through the rock, 0tkcnf) is dropped by ``min_inner``;
+    a body 1.5 clear contrasts above the matrix is kept. In plain light the rule is off
+    by default (faint grey grains outlined with their halo sit at 0.8-0.9)."""
+    L = np.full((160, 200), 30.0, np.float32) + _noise((160, 200), 0.3)
+    yy, xx = np.mgrid[:160, :200]
+    L[disk((80, 50), 10, shape=L.shape)] += 30.0  # a clear body: 1.5 units of uv_contrast (20)
+    L += 24.0 * np.clip(1 - np.hypot(yy - 80, xx - 140) / 18.0, 0, 1)  # a glow peaking at 1.2 units
+    lab, labels = _lab(L, a=5.0, b=40.0), (L > 40).astype(np.int64)
+    rock = np.zeros(L.shape, np.uint8)
+    inst = clusters_to_instances(labels, lab, "uv", rock, icfg, L.shape)
+    assert inst.mask[80, 50] > 0 and inst.mask[80, 140] == 0
+    icfg.min_inner = {"plain": 0.0, "uv": 0.0}
+    off = clusters_to_instances(labels, lab, "uv", rock, icfg, L.shape)
+    assert off.mask[80, 50] > 0 and off.mask[80, 140] > 0  # the rule off: the glow is a blob
