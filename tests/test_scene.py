@@ -166,3 +166,35 @@ def test_specked_rock_glowing_like_epoxy_is_not_the_mount(shared_data):
 def _region_of(rgb, cfg, full):
     sample = prepare(rgb, cfg, "cpu", "", full)
     return scene_map(lab_of(sample.features, cfg.features), sample.light, cfg.scene)
+
+
+def test_the_empty_field_does_not_grow_into_the_chips_lighter_halo(shared_data):
+    """0nldci (plain): the empty dark field fills the upper left; down the left side the
+    chip is out of focus and vignetted, grey, smooth and darker than the rock, but much
+    lighter than the field. With ``dark_reach`` off the field grew over that white rock
+    (a tongue over half of the lower-left quarter)."""
+    path = shared_data / "challenge" / "images" / "0nldci.png"
+
+    def region(overrides):
+        cfg = load_config(["method=kmeans", *overrides])
+        rgb, full = read_for_segmentation(path, cfg)
+        return _region_of(rgb, cfg, full) == MOUNT
+
+    mount = region([])
+    h, w = mount.shape
+    assert mount[: h // 4, : w // 4].mean() > 0.95  # the field
+    assert mount[h // 2:, : w // 4].mean() < 0.2  # the rock below it
+    assert region(["scene.dark_reach=0"])[h // 2:, : w // 4].mean() > 0.4  # the rule off: the tongue
+
+
+def test_a_corner_of_the_empty_field_is_no_opaque_body(shared_data, kmeans):
+    """0dpocx (plain): beyond the chip, a small dark corner of the empty field (top right)
+    is cut off from the mount found on the left; it is as dark as an opaque body but of
+    the mount's own colour, so it is the field seen again (``plain_mount_dE``)."""
+    cfg, seg = kmeans
+    path = shared_data / "challenge" / "images" / "0dpocx.png"
+    rgb, full = read_for_segmentation(path, cfg)
+    corner = (slice(0, 150), slice(1310, None))
+    assert (segment(rgb, seg, cfg, "0dpocx", full).mask[corner] > 0).mean() < 0.01
+    off = load_config(["method=kmeans", "eval.internal=false", "instances.plain_mount_dE=0"])
+    assert (segment(rgb, seg, off, "0dpocx", full).mask[corner] > 0).mean() > 0.2

@@ -74,7 +74,11 @@ mount (``thinseg.scene``).
    contrast below ``min_inner`` of the light type (UV 0.9: out-of-focus epoxy glow and
    pale epoxy-filled cracks reach a clear contrast only at a few peaks; 0tkcnf 35 -> 18
    blobs, 0sb5pc's diffuse brighter patches 9 -> 5; in plain light off, since faint grey
-   grains outlined with their halo sit at 0.8-0.9).
+   grains outlined with their halo sit at 0.8-0.9); or, in plain light, touching the
+   border with a mean colour within ``plain_mount_dE`` of the mount's: a corner of the
+   empty field beyond the chip, cut off from the mount found elsewhere (0dpocx's top
+   right; an opaque grain is blacker than the field, and inside the picture a grain may
+   be the field's grey, so only border pieces are judged).
 6. **Full size.** Ids are made consecutive 1..N and resized to H x W with
    nearest-neighbour sampling (``Instances.mask``); ``thinseg.pipeline.segment`` then
    redraws the outlines at the decoded image's resolution (``thinseg.outlines``,
@@ -434,11 +438,13 @@ def _major_axis_length(ids: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg, light: str = "plain") -> np.ndarray:
-    """Drop instances that are fields, blurred zones, faint haze, thin streaks or the chip's
-    edge against the mount (module docstring, step 5). ids: (h, w) int32; contrast: (h, w)
-    float32; region: (h, w) uint8 scene map; light: ``uv`` or ``plain`` (``min_inner``).
-    Returns (h, w) int32 consecutive ids."""
+def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg, light: str = "plain",
+                  lab: np.ndarray | None = None) -> np.ndarray:
+    """Drop instances that are fields, blurred zones, faint haze, thin streaks, the chip's
+    edge against the mount or, in plain light, the mount's medium seen again (module
+    docstring, step 5). ids: (h, w) int32; contrast: (h, w) float32; region: (h, w) uint8
+    scene map; light: ``uv`` or ``plain`` (``min_inner``); lab: (h, w, 3) float32 Lab
+    (``plain_mount_dE``; None skips that test). Returns (h, w) int32 consecutive ids."""
     n = int(ids.max())
     if n == 0:
         return ids
@@ -458,9 +464,16 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
     contact = np.asarray(ndi.mean(near_mount, np.where(outline, ids, 0), idx), float)
     border = np.zeros(n + 1, bool)
     border[np.unique(np.r_[ids[0], ids[-1], ids[:, 0], ids[:, -1]])] = True
+    medium = np.zeros(n, bool)
+    mount = region == MOUNT
+    if light != UV and lab is not None and float(cfg.plain_mount_dE) > 0 and mount.any():
+        # a corner of the empty field or glass beyond the chip, cut off from the mount
+        colour = np.stack([np.bincount(ids.ravel(), weights=lab[..., c].ravel(), minlength=n + 1)[1:]
+                           for c in range(3)], 1) / np.maximum(area, 1)[:, None]
+        medium = border[1:] & (np.linalg.norm(colour - lab[mount].mean(0), axis=1) < float(cfg.plain_mount_dE))
     faint_edge = border[1:] & (inner < float(cfg.edge_min_contrast)) & (sharpness < float(cfg.edge_min_sharpness))
     faint = inner < per_light(cfg.min_inner, light)
-    drop = (faint_edge | faint | (area > cfg.max_area_frac * h * w)
+    drop = (faint_edge | faint | medium | (area > cfg.max_area_frac * h * w)
             | (contact > cfg.max_mount_contact)
             | ((sharpness < cfg.min_sharpness) & (area > cfg.blur_area_frac * h * w))
             | (length > cfg.max_elongation * thickness))
@@ -540,7 +553,7 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
     decision = choose_foreground(labels, contrast, rock, cfg, light)
     allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
     fg = blob_mask(contrast, region, allowed, cfg)
-    ids = filter_shapes(split_instances(fg, contrast, cfg, lab), contrast, region, cfg, light)
+    ids = filter_shapes(split_instances(fg, contrast, cfg, lab), contrast, region, cfg, light, lab)
     expand = per_light(cfg.expand, light)
     if expand > 0:  # outlines drawn at the body's outer edge, not at the seed threshold
         ids = np.where(rock, expand_labels(ids, expand), 0).astype(np.int32)
@@ -600,7 +613,7 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     ids = watershed(-contrast, markers, mask=fg).astype(np.int32) if fg.any() else np.zeros((h, w), np.int32)
     sizes = np.bincount(ids.ravel())
     ids[sizes[ids] < min_area_px((h, w), cfg)] = 0  # watershed slivers
-    ids = filter_shapes(relabel_sequential(ids)[0].astype(np.int32), contrast, region, cfg, light)
+    ids = filter_shapes(relabel_sequential(ids)[0].astype(np.int32), contrast, region, cfg, light, lab)
     k = len(BLOB_MAP_CLASSES)
     labels = np.clip(blob_map, 0, k - 1).astype(np.int64)
     counts = np.bincount(labels.ravel(), minlength=k)
