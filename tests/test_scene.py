@@ -198,3 +198,17 @@ def test_a_corner_of_the_empty_field_is_no_opaque_body(shared_data, kmeans):
     assert (segment(rgb, seg, cfg, "0dpocx", full).mask[corner] > 0).mean() < 0.01
     off = load_config(["method=kmeans", "eval.internal=false", "instances.plain_mount_dE=0"])
     assert (segment(rgb, seg, off, "0dpocx", full).mask[corner] > 0).mean() > 0.2
+
+
+def test_a_uv_lens_dimming_along_its_streaks_stays_one_body(shared_data, kmeans):
+    """image1 (UV): the right yellow lens (label 7) dims along a streak across it; with the
+    plain-light merge level (0.9) it is cut in two (best IoU 0.59), with the UV level
+    (0.8) it is one id."""
+    cfg, seg = kmeans
+    folder = shared_data / "challenge" / "examples"
+    rgb, full = read_for_segmentation(folder / "image1.jpg", cfg)
+    truth = np.load(folder / "image1_mask.npy") == 7
+    best = best_iou_per_blob(truth.astype(np.int32), segment(rgb, seg, cfg, "image1", full).mask)[0]
+    assert best[0] > 0.85, best
+    off = load_config(["method=kmeans", "eval.internal=false", "instances.merge_ratio.uv=0.9"])
+    assert best_iou_per_blob(truth.astype(np.int32), segment(rgb, seg, off, "image1", full).mask)[0][0] < 0.7
