@@ -211,6 +211,13 @@ def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def label_mean_colour(lab: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1, 3) mean of (h, w, 3) ``lab`` per label 0..n of (h, w) int ``labels`` (0 where a label is absent)."""
+    area = np.maximum(np.bincount(labels.ravel(), minlength=n + 1), 1)
+    return np.stack([np.bincount(labels.ravel(), weights=lab[..., c].ravel(), minlength=n + 1)
+                     for c in range(3)], 1) / area[:, None]
+
+
 def label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     """(n + 1,) median of ``values`` per label 1..n (index 0 and absent labels: 0): one
     partition per label when there are few labels, else one sort of the labelled pixels."""
@@ -368,8 +375,7 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
     boundary = np.bincount(inv, weights=val) / length
     area = np.bincount(ids.ravel(), minlength=n + 1)
     diameter = 2.0 * np.sqrt(area / np.pi)
-    colour = (np.stack([np.bincount(ids.ravel(), weights=lab[..., c].ravel(), minlength=n + 1) for c in range(3)], 1)
-              / np.maximum(area, 1)[:, None]) if lab is not None else np.zeros((n + 1, 3))
+    colour = label_mean_colour(lab, ids, n) if lab is not None else np.zeros((n + 1, 3))
     inner = label_median(contrast, ids, n)
     # a textured body (a lens, a streaky grey body) has valleys of its own: a boundary dip
     # within ``texture`` x the pieces' own spread (median absolute deviation) is no seam
@@ -463,16 +469,15 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
     thickness = 2.0 * _label_max(depth, ids, n)[1:] + 1.0
     length = _major_axis_length(ids, n)[1:]
     reach = max(2, int(round(float(cfg.halo) * max(h, w))))
-    near_mount = ndi.binary_dilation(region == MOUNT, iterations=reach) if (region == MOUNT).any() else np.zeros_like(outline)
+    mount = region == MOUNT
+    near_mount = ndi.binary_dilation(mount, iterations=reach) if mount.any() else np.zeros_like(outline)
     contact = np.asarray(ndi.mean(near_mount, np.where(outline, ids, 0), idx), float)
     border = np.zeros(n + 1, bool)
     border[np.unique(np.r_[ids[0], ids[-1], ids[:, 0], ids[:, -1]])] = True
     medium = np.zeros(n, bool)
-    mount = region == MOUNT
     if light != UV and lab is not None and float(cfg.plain_mount_dE) > 0 and mount.any():
         # a corner of the empty field or glass beyond the chip, cut off from the mount
-        colour = np.stack([np.bincount(ids.ravel(), weights=lab[..., c].ravel(), minlength=n + 1)[1:]
-                           for c in range(3)], 1) / np.maximum(area, 1)[:, None]
+        colour = label_mean_colour(lab, ids, n)[1:]
         medium = border[1:] & (np.linalg.norm(colour - lab[mount].mean(0), axis=1) < float(cfg.plain_mount_dE))
     faint_edge = border[1:] & (inner < float(cfg.edge_min_contrast)) & (sharpness < float(cfg.edge_min_sharpness))
     faint = inner < per_light(cfg.min_inner, light)
