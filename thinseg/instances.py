@@ -350,7 +350,7 @@ def _distance_markers(fg: np.ndarray, cfg) -> np.ndarray:
 
 def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: float = 0.0,
                  max_step: float = np.inf, lab: np.ndarray | None = None, max_dE: float = np.inf,
-                 texture: float = 0.0, quantile: float | None = None) -> np.ndarray:
+                 texture: float = 0.0) -> np.ndarray:
     """Merge touching instances whose shared boundary is no contrast valley and no neck.
 
     Two 4-neighbouring pieces a, b merge when the mean over their boundary pairs of
