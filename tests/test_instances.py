@@ -268,3 +268,23 @@ def test_a_faint_glow_under_uv_is_no_body_a_clear_fluorescent_one_is(icfg):
     icfg.min_inner = {"plain": 0.0, "uv": 0.0}
     off = clusters_to_instances(labels, lab, "uv", rock, icfg, L.shape)
     assert off.mask[80, 50] > 0 and off.mask[80, 140] > 0  # the rule off: the glow is a blob
+
+
+def test_an_orange_body_redder_than_the_rock_contrasts_a_brighter_patch_alone_does_not(icfg):
+    """Under UV an orange body only 10 L brighter than the rock (half a clear brightness
+    contrast) but 10 a* redder is a clear body (``uv_red_contrast`` 6 / ``uv_red_dL`` 7:
+    min(10/6, 10/7) > 1); a patch as much brighter but no redder (a brighter zone of the
+    matrix, 0sb5pc) is not; nor is a redder patch no brighter than the rock (iron-stained
+    matrix)."""
+    L = np.full((80, 180), 35.0, np.float32) + _noise((80, 180), 0.3)
+    a = np.full(L.shape, 15.0, np.float32)
+    L[disk((40, 30), 9)] += 10.0
+    a[disk((40, 30), 9)] += 10.0  # orange body: brighter and redder
+    L[disk((40, 90), 9)] += 10.0  # brighter only
+    a[disk((40, 150), 9)] += 10.0  # redder only
+    lab = np.stack([L, a, np.full_like(L, 45.0)], -1)
+    c, _ = blob_contrast(lab, "uv", np.ones(L.shape, bool), icfg)
+    assert c[40, 30] > 1.2 and c[40, 90] < 0.8 and c[40, 150] < 0.3, (c[40, 30], c[40, 90], c[40, 150])
+    icfg.uv_red_contrast = 0.0
+    off, _ = blob_contrast(lab, "uv", np.ones(L.shape, bool), icfg)
+    assert off[40, 30] < 0.8  # brightness alone: no clear body

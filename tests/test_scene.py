@@ -215,13 +215,29 @@ def test_a_uv_lens_dimming_along_its_streaks_stays_one_body(shared_data, kmeans)
 
 
 def test_merged_uv_pieces_are_judged_again_as_a_whole(shared_data, kmeans):
-    """image1 (UV): the lower right lens (label 10) is six watershed pieces; one merge pass
-    leaves two, which, judged again with their merged median and spread, merge in the next
-    (best IoU 0.83 with ``merge_rounds.uv`` 4, 0.67 with one pass)."""
-    cfg, seg = kmeans
+    """image1 (UV), brightness contrast alone (``uv_red_contrast`` 0, so that only the
+    merge passes differ): the lower right lens (label 10) is six watershed pieces; one
+    merge pass leaves two, which, judged again with their merged median and spread,
+    merge in the next (best IoU 0.83 with ``merge_rounds.uv`` 4, 0.67 with one pass)."""
     folder = shared_data / "challenge" / "examples"
+    base = ["method=kmeans", "eval.internal=false", "instances.uv_red_contrast=0"]
+    cfg, seg = kmeans
     rgb, full = read_for_segmentation(folder / "image1.jpg", cfg)
     truth = (np.load(folder / "image1_mask.npy") == 10).astype(np.int32)
-    assert best_iou_per_blob(truth, segment(rgb, seg, cfg, "image1", full).mask)[0][0] > 0.78
-    one = load_config(["method=kmeans", "eval.internal=false", "instances.merge_rounds.uv=1"])
+    rounds = load_config(base)
+    assert best_iou_per_blob(truth, segment(rgb, seg, rounds, "image1", full).mask)[0][0] > 0.78
+    one = load_config(base + ["instances.merge_rounds.uv=1"])
     assert best_iou_per_blob(truth, segment(rgb, seg, one, "image1", full).mask)[0][0] < 0.72
+
+
+def test_orange_bodies_redder_than_the_rock_are_found_under_uv(shared_data, kmeans):
+    """0tkcnf (UV): an orange body at the left (rows 285-315, columns 85-100 of the
+    1360 x 1024 picture) is 12-20 L brighter than its brown-orange rock (less than a clear
+    brightness contrast) and 10-13 a* redder: found with ``uv_red_contrast``, missed
+    without it."""
+    cfg, seg = kmeans
+    rgb, full = read_for_segmentation(shared_data / "challenge" / "images" / "0tkcnf.png", cfg)
+    body = (slice(285, 315), slice(85, 100))
+    assert (segment(rgb, seg, cfg, "0tkcnf", full).mask[body] > 0).mean() > 0.8
+    off = load_config(["method=kmeans", "eval.internal=false", "instances.uv_red_contrast=0"])
+    assert (segment(rgb, seg, off, "0tkcnf", full).mask[body] > 0).mean() < 0.2

@@ -13,6 +13,11 @@ mount (``thinseg.scene``).
    * ``uv``: score = L + ``uv_chroma_weight`` x chroma (fluorescence is bright and
      saturated yellow / green / orange); reference = percentile ``uv_ref_q`` (the
      matrix is the dimmer majority); contrast = (score - reference) / ``uv_contrast``.
+     Orange fluorescence is dimmer than yellow: a pixel both redder (a* above the rock's
+     local median by ``uv_red_contrast`` per unit) and brighter (L above the local median
+     by ``uv_red_dL`` per unit) takes the smaller of the two as its contrast when that
+     exceeds the brightness contrast (0tkcnf's orange bodies, 12-20 L brighter than the
+     brown rock and 10-13 a* redder; a brighter zone of the matrix is no redder, 0sb5pc).
      Where a mount field was found, pixels within ``uv_epoxy_dE`` of its colour are
      epoxy (filling cracks), never blobs; nor are pixels of chroma below
      ``uv_min_chroma`` (white or grey: the scale bar's label, glare);
@@ -183,6 +188,11 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg,
     score = blob_score(lab, light, cfg.uv_chroma_weight)
     if light == UV:
         c = (score - ref) / cfg.uv_contrast
+        if cfg.uv_red_contrast > 0:  # orange fluorescence: redder than the rock and brighter too
+            block = float(cfg.block) * max(lab.shape[:2])
+            redder = (a - local_reference(a, rock, 50.0, block)) / cfg.uv_red_contrast
+            brighter = (L - local_reference(L, rock, 50.0, block)) / cfg.uv_red_dL
+            c = np.maximum(c, np.minimum(redder, brighter))
         # fluorescence behind a barrier filter is saturated: grey / white pixels are
         # annotations (the scale bar's label) or glare, never blobs
         c = np.where(np.hypot(a, b) < cfg.uv_min_chroma, np.minimum(c, 0.0), c)
