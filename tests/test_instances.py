@@ -236,6 +236,22 @@ def test_a_dip_within_the_bodys_own_texture_is_no_seam():
         assert (merge_pieces(ids, c, 0.9, texture=0.5).max() == 1) == merged, sd
 
 
+def test_two_shiny_grey_pieces_merge_at_their_own_level_opaque_ones_do_not():
+    """A seam keeping 0.85 of the pieces' contrast: a valley at the plain level (0.9), none
+    at the shiny grey level (0.8) when both pieces are shiny grey; one opaque piece keeps
+    the pair at the plain level."""
+    c = np.full((20, 40), 2.0, np.float32)
+    c[:, 19:21] = 1.7
+    ids = np.zeros((20, 40), np.int32)
+    ids[:, :20], ids[:, 20:] = 1, 2
+    shiny = np.full(ids.shape, SHINY_GREY, np.int8)
+    assert merge_pieces(ids, c, 0.9).max() == 2
+    assert merge_pieces(ids, c, 0.9, piece_kind=shiny, kind_ratio={SHINY_GREY: 0.8}).max() == 1
+    mixed = shiny.copy()
+    mixed[:, 20:] = OPAQUE_DARK
+    assert merge_pieces(ids, c, 0.9, piece_kind=mixed, kind_ratio={SHINY_GREY: 0.8}).max() == 2
+
+
 def test_split_off_gives_one_id_per_connected_piece(icfg):
     fg = np.zeros((60, 100), bool)
     fg[disk((30, 30), 14)] = True

@@ -241,3 +241,17 @@ def test_orange_bodies_redder_than_the_rock_are_found_under_uv(shared_data, kmea
     assert (segment(rgb, seg, cfg, "0tkcnf", full).mask[body] > 0).mean() > 0.8
     off = load_config(["method=kmeans", "eval.internal=false", "instances.uv_red_contrast=0"])
     assert (segment(rgb, seg, off, "0tkcnf", full).mask[body] > 0).mean() < 0.2
+
+
+def test_a_streaky_shiny_grey_body_stays_one_id(shared_data, kmeans):
+    """image2 (plain): the large upper grey body (label 2) was cut by a straight seam into
+    two halves of 35 000 and 31 000 px whose shared boundary keeps 0.86 of their contrast;
+    pieces both shiny grey merge at ``merge_ratio_shiny`` 0.8 (best IoU 0.42 -> 0.8);
+    image3's packed opaque grains keep the plain level."""
+    cfg, seg = kmeans
+    folder = shared_data / "challenge" / "examples"
+    rgb, full = read_for_segmentation(folder / "image2.jpg", cfg)
+    truth = (np.load(folder / "image2_mask.npy") == 2).astype(np.int32)
+    assert best_iou_per_blob(truth, segment(rgb, seg, cfg, "image2", full).mask)[0][0] > 0.75
+    off = load_config(["method=kmeans", "eval.internal=false", "instances.merge_ratio_shiny=0"])
+    assert best_iou_per_blob(truth, segment(rgb, seg, off, "image2", full).mask)[0][0] < 0.5

@@ -63,7 +63,10 @@ mount (``thinseg.scene``).
    within ``merge_texture`` x the pieces' own spread of contrast (median absolute
    deviation) is texture, no valley (a streaky grey body, a lens with bright streaks),
    so a lens with internal texture stays one id while
-   two bodies touching at a narrow neck stay two. Under UV the merge is repeated
+   two bodies touching at a narrow neck stay two. Two pieces both shiny grey merge at
+   ``merge_ratio_shiny`` (0.8): a streaky grey body, like a UV lens, dims along its own
+   streaks (image2's upper body, cut in halves whose boundary keeps 0.86 of their
+   contrast); packed opaque grains keep the plain level. Under UV the merge is repeated
    (``merge_rounds``, until nothing merges): pieces merged in one pass are judged in the
    next with their merged median and spread (image1's lower right lens, six pieces, is
    two after one pass and one after two). In plain light one pass: repeated, a textured
@@ -360,7 +363,8 @@ def _distance_markers(fg: np.ndarray, cfg) -> np.ndarray:
 
 def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: float = 0.0,
                  max_step: float = np.inf, lab: np.ndarray | None = None, max_dE: float = np.inf,
-                 texture: float = 0.0) -> np.ndarray:
+                 texture: float = 0.0, piece_kind: np.ndarray | None = None,
+                 kind_ratio: dict | None = None) -> np.ndarray:
     """Merge touching instances whose shared boundary is no contrast valley and no neck.
 
     Two 4-neighbouring pieces a, b merge when the mean over their boundary pairs of
@@ -369,11 +373,18 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
     (two bodies touching at a narrow neck stay apart), and their median contrasts differ by
     at most ``max_step`` x the larger, and (with ``lab``, (h, w, 3) Lab) their mean colours
     lie within ``max_dE`` of each other (two bodies of different colour stay apart).
+    ``piece_kind``: (h, w) int8 class of each pixel's contrast (``blob_contrast``) and
+    ``kind_ratio``: {class: ratio}: two pieces both of such a majority class merge at that
+    ratio instead (shiny grey bodies, streaky, dim along their own streaks).
     Returns (h, w) int32 consecutive ids."""
     ids = relabel_sequential(ids.astype(np.int32))[0]
     n = int(ids.max())
     if n < 2 or ratio <= 0:
         return ids
+    pair_ratio = None
+    if piece_kind is not None and kind_ratio:
+        cls = blob_clusters(ids, piece_kind.astype(np.int64))
+        pair_ratio = np.r_[ratio, [kind_ratio.get(int(c), ratio) for c in cls]]
     keys, vals = [], []
     for a, b, ca, cb in ((ids[:, :-1], ids[:, 1:], contrast[:, :-1], contrast[:, 1:]),
                          (ids[:-1], ids[1:], contrast[:-1], contrast[1:])):
@@ -404,7 +415,8 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
 
     for pair, bm, ln in sorted(zip(pairs.tolist(), boundary.tolist(), length.tolist()), key=lambda t: -t[1]):
         a, b = divmod(pair, n + 1)
-        valley = min(ratio * min(inner[a], inner[b]), min(inner[a], inner[b]) - texture * max(spread[a], spread[b]))
+        r = ratio if pair_ratio is None else max(pair_ratio[a], pair_ratio[b])
+        valley = min(r * min(inner[a], inner[b]), min(inner[a], inner[b]) - texture * max(spread[a], spread[b]))
         if (bm >= valley and ln >= min_neck * min(diameter[a], diameter[b])
                 and abs(inner[a] - inner[b]) <= max_step * max(abs(inner[a]), abs(inner[b]))
                 and np.linalg.norm(colour[a] - colour[b]) <= max_dE):
@@ -416,10 +428,11 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
 
 
 def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg, lab: np.ndarray | None = None,
-                    light: str = "plain") -> np.ndarray:
+                    light: str = "plain", kind: np.ndarray | None = None) -> np.ndarray:
     """(h, w) int32 instance ids 1..N of a bool blob mask (module docstring, step 4).
     ``lab``: (h, w, 3) Lab, to keep touching bodies of different colour apart; ``light``:
-    ``uv`` or ``plain`` (settings given per light type)."""
+    ``uv`` or ``plain`` (settings given per light type); ``kind``: (h, w) int8 class of
+    each pixel's contrast (``blob_contrast``), for ``merge_ratio_shiny``."""
     if not fg.any():
         return np.zeros(fg.shape, np.int32)
     if not cfg.split:
@@ -440,7 +453,8 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg, lab: np.ndarray |
     for _ in range(max(1, int(per_light(cfg.merge_rounds, light)))):  # merged pieces are judged again as wholes
         n_before = int(ids.max())
         ids = merge_pieces(ids, contrast, per_light(cfg.merge_ratio, light), float(cfg.merge_min_neck),
-                           float(cfg.merge_max_step), lab, float(cfg.merge_max_dE), float(cfg.merge_texture))
+                           float(cfg.merge_max_step), lab, float(cfg.merge_max_dE), float(cfg.merge_texture),
+                           kind, {SHINY_GREY: float(cfg.merge_ratio_shiny)} if float(cfg.merge_ratio_shiny) > 0 else None)
         if int(ids.max()) == n_before:
             break
     sizes = np.bincount(ids.ravel())
@@ -579,7 +593,7 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
     decision = choose_foreground(labels, contrast, rock, cfg, light)
     allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
     fg = blob_mask(contrast, region, allowed, cfg)
-    ids = filter_shapes(split_instances(fg, contrast, cfg, lab, light), contrast, region, cfg, light, lab)
+    ids = filter_shapes(split_instances(fg, contrast, cfg, lab, light, kind), contrast, region, cfg, light, lab)
     expand = per_light(cfg.expand, light)
     if expand > 0:  # outlines drawn at the body's outer edge, not at the seed threshold
         ids = np.where(rock, expand_labels(ids, expand), 0).astype(np.int32)
@@ -635,7 +649,7 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     fg = remove_small_objects(fg, max_size=min_area_px((h, w), cfg) - 1)
     # the shared split inside the interior (contrast peaks, then necks; pieces merged again
     # where no valley / neck / step / colour change parts them), grown over the boundary ring
-    markers = split_instances(interior & fg, contrast, cfg, lab, light)
+    markers = split_instances(interior & fg, contrast, cfg, lab, light, kind)
     ids = watershed(-contrast, markers, mask=fg).astype(np.int32) if fg.any() else np.zeros((h, w), np.int32)
     sizes = np.bincount(ids.ravel())
     ids[sizes[ids] < min_area_px((h, w), cfg)] = 0  # watershed slivers
