@@ -43,6 +43,20 @@ def test_no_zone_without_a_bar_nor_for_a_frame_edge(acfg):
     assert not scale_bar_zone(rgb, acfg).any()
 
 
+def test_a_frame_line_along_the_border_does_not_hide_the_scale_bar(acfg, shared_data):
+    """The published examples carry a dark frame line along their bottom row, longer than
+    any scale bar: the bar is the longest run that can be one, not the longest run."""
+    rgb = _rock(2)
+    _draw_bar(rgb)
+    rgb[-2, :] = 0.05  # the frame
+    zone = scale_bar_zone(rgb, acfg)
+    assert zone[490, 20:170].all() and not zone[:400].any()
+    path = shared_data / "challenge" / "examples" / "image2.jpg"
+    cfg = load_config(["method=kmeans"])
+    zone = scale_bar_zone(read_for_segmentation(path, cfg)[0], cfg.annotations)
+    assert zone[617, 20:200].all() and zone[630, 30:60].all()  # image2's bar (row 617) and "50 um" label
+
+
 def test_blobs_mostly_on_the_label_are_dropped_the_others_kept():
     mask = np.zeros((100, 100), np.int32)
     mask[80:95, 5:25] = 1  # on the label

@@ -9,10 +9,12 @@ rock. The rule, on the decoded pixels (``annotations`` config node):
 1. **The line.** In the bottom ``search`` share of the rows, a pixel is line-dark when
    its grey level is ``line_dark`` below the mean of the pixels ``2`` rows above and
    below. In each row the line-dark pixels are joined over gaps up to ``gap`` of the
-   width (the line crosses dark grains, where it is invisible); the row holding the
-   longest joined run is the line when that run is between ``min_len`` and ``max_len``
-   of the width, does not touch the picture's left or right edge (an edge of the frame
-   is no scale bar) and is line-dark over at least ``min_fill`` of its length.
+   width (the line crosses dark grains, where it is invisible); the line is the longest
+   joined run, over all those rows, that is between ``min_len`` and ``max_len`` of the
+   width, does not touch the picture's left or right edge (an edge of the frame is no
+   scale bar: the examples carry a dark frame line along their bottom row, which hid
+   their scale bar when only each row's longest run was judged) and is line-dark over
+   at least ``min_fill`` of its length.
 2. **The zone.** The line (``pad`` px around it, end ticks included) and the label box
    under its left end: ``box_width`` of the width from the line's start, from the line
    down to ``box_height`` of the height below it.
@@ -43,23 +45,16 @@ def scale_bar_zone(rgb: np.ndarray, cfg) -> np.ndarray:
     # closing along the rows (max then min filter; outside the picture counts as not dark)
     joined = ndi.minimum_filter1d(ndi.maximum_filter1d(dark.astype(np.uint8), gap, axis=1, mode="constant"),
                                   gap, axis=1, mode="constant").astype(bool)
-    best = None
+    best = None  # the longest run that can be the line (a frame along the border cannot)
     for r in range(joined.shape[0]):
         edges = np.flatnonzero(np.diff(np.r_[0, joined[r].astype(np.int8), 0]))
-        if edges.size == 0:
-            continue
-        starts, ends = edges[::2], edges[1::2]
-        k = int(np.argmax(ends - starts))
-        if best is None or ends[k] - starts[k] > best[2] - best[1]:
-            best = (r, int(starts[k]), int(ends[k]))
+        for x0, x1 in zip(edges[::2].tolist(), edges[1::2].tolist()):
+            if ((best is None or x1 - x0 > best[2] - best[1]) and cfg.min_len * W <= x1 - x0 <= cfg.max_len * W
+                    and x0 > 1 and x1 < W - 1 and dark[r, x0:x1].mean() >= float(cfg.min_fill)):
+                best = (r, x0, x1)
     if best is None:
         return zone
     r, x0, x1 = best
-    length = x1 - x0
-    if not (cfg.min_len * W <= length <= cfg.max_len * W) or x0 <= 1 or x1 >= W - 1:
-        return zone
-    if dark[r, x0:x1].mean() < float(cfg.min_fill):
-        return zone
     y = y0 + r
     pad = int(cfg.pad)
     zone[max(0, y - pad):min(H, y + pad + 1), max(0, x0 - pad):min(W, x1 + pad)] = True
