@@ -304,3 +304,15 @@ def test_an_orange_body_redder_than_the_rock_contrasts_a_brighter_patch_alone_do
     icfg.uv_red_contrast = 0.0
     off, _ = blob_contrast(lab, "uv", np.ones(L.shape, bool), icfg)
     assert off[40, 30] < 0.8  # brightness alone: no clear body
+
+
+def test_block_grid_upsampling_is_skimages_bilinear_resize():
+    """local_reference upsamples its block grid with two matrix products; they must give
+    what skimage.transform.resize(order=1, mode="edge") gives, for any grid shape."""
+    from skimage.transform import resize
+    from thinseg.instances import _linear_weights
+    rng = np.random.default_rng(0)
+    for shape, out in (((3, 4), (385, 512)), ((1, 1), (40, 30)), ((2, 7), (101, 333)), ((5, 5), (5, 5))):
+        grid = rng.random(shape)
+        fast = _linear_weights(shape[0], out[0]) @ grid @ _linear_weights(shape[1], out[1]).T
+        assert np.abs(fast - resize(grid, out, order=1, mode="edge")).max() < 1e-9, shape
