@@ -57,8 +57,8 @@ mount (``thinseg.scene``).
    touching grains part along their lighter seam. Neighbouring pieces whose shared
    boundary is no valley (mean contrast there >= ``merge_ratio`` x the weaker piece's
    median; per light type: plain 0.9, packed grains part at shallow seams; UV 0.8, a
-   fluorescent lens dims along its own streaks, image1's right lens), no neck (at least ``merge_min_neck`` x the smaller piece's equivalent
-   diameter long), no step (median contrasts within ``merge_max_step``) and no colour
+   fluorescent lens dims along its own streaks, image1's right lens), no neck (at least
+   ``merge_min_neck`` x the smaller piece's equivalent diameter long), no step (median contrasts within ``merge_max_step``) and no colour
    change (mean Lab within ``merge_max_dE``) are merged again; a dip at the boundary
    within ``merge_texture`` x the pieces' own spread of contrast (median absolute
    deviation) is texture, no valley (a streaky grey body, a lens with bright streaks),
@@ -464,11 +464,13 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg, lab: np.ndarray |
         raise ValueError(f"instances.markers must be contrast, distance or both, got {cfg.markers!r}")
     ids = watershed(-contrast, markers, mask=fg)
     ids = _with_orphans(ids, fg)  # pieces without a core keep an id of their own
+    kind_ratio = {SHINY_GREY: float(cfg.merge_ratio_shiny)} if float(cfg.merge_ratio_shiny) > 0 else None
+    merge = dict(ratio=per_light(cfg.merge_ratio, light), min_neck=float(cfg.merge_min_neck),
+                 max_step=float(cfg.merge_max_step), lab=lab, max_dE=float(cfg.merge_max_dE),
+                 texture=float(cfg.merge_texture), piece_kind=kind, kind_ratio=kind_ratio)
     for _ in range(max(1, int(per_light(cfg.merge_rounds, light)))):  # merged pieces are judged again as wholes
         n_before = int(ids.max())
-        ids = merge_pieces(ids, contrast, per_light(cfg.merge_ratio, light), float(cfg.merge_min_neck),
-                           float(cfg.merge_max_step), lab, float(cfg.merge_max_dE), float(cfg.merge_texture),
-                           kind, {SHINY_GREY: float(cfg.merge_ratio_shiny)} if float(cfg.merge_ratio_shiny) > 0 else None)
+        ids = merge_pieces(ids, contrast, **merge)
         if int(ids.max()) == n_before:
             break
     sizes = np.bincount(ids.ravel())
