@@ -1,4 +1,4 @@
-"""Export under bad input, a read-only or full output disk, on dask, and repeated runs."""
+"""Export under bad input, a read-only or full output disk, on a process pool and on dask, and repeated runs."""
 import builtins
 import csv
 import errno
@@ -12,6 +12,8 @@ import pytest
 
 import thinseg.atomic as atomic
 from experiments.config import load_config
+import experiments.export.runner as runner
+from baselines.kmeans import KMeansSegmenter
 from experiments.export import export_folder, main, validate_mask
 
 CORPUS = Path(__file__).resolve().parent / "data" / "bad_inputs"
@@ -156,7 +158,64 @@ def test_dask_local_cluster_gives_the_plain_run_masks(tmp_path, synthetic_dir):
     assert (again.skipped, again.exported) == (4, 0)  # same resume rule
 
 
+class _DiesInWorkers(KMeansSegmenter):
+    """KMeans whose predict kills any process but the one that built it (a worker
+    killed by the system, say for memory)."""
+
+    def __init__(self, cfg, device="cpu"):
+        super().__init__(cfg, device)
+        self.home_pid = os.getpid()
+
+    def predict(self, sample):
+        if os.getpid() != self.home_pid:
+            os._exit(1)
+        return super().predict(sample)
+
+
+@pytest.mark.slow
+def test_process_pool_gives_the_plain_run_masks(tmp_path, synthetic_dir):
+    src = _inputs(tmp_path, synthetic_dir, 4)
+    shutil.copy(CORPUS / "zero_bytes.png", src / "zero_bytes.png")
+    plain, pool = tmp_path / "plain", tmp_path / "pool"
+    export_folder(src, plain, _cfg("export.executor=local"))
+    # auto takes the pool from pool_min_images on
+    summary = export_folder(src, pool, _cfg("export.executor=auto", "export.pool_min_images=4", "export.workers=2"))
+    assert (summary.exported, summary.failed) == (4, 1)
+    assert "empty file" in _failures(pool)["zero_bytes.png"]
+    for p in sorted(plain.glob("*_mask.npy")):
+        assert np.array_equal(np.load(p), np.load(pool / p.name)), p.name
+    assert (plain / "blobs.csv").read_text() == (pool / "blobs.csv").read_text()
+    again = export_folder(src, pool, _cfg("export.executor=processes", "export.workers=2"))
+    assert (again.skipped, again.exported) == (4, 0)  # same resume rule
+
+
+@pytest.mark.slow
+def test_a_dead_pool_worker_loses_no_image(tmp_path, synthetic_dir, monkeypatch, capsys):
+    src = _inputs(tmp_path, synthetic_dir, 3)
+    plain, pool = tmp_path / "plain", tmp_path / "pool"
+    export_folder(src, plain, _cfg("export.executor=local"))
+    monkeypatch.setattr(runner, "build_segmenter", lambda cfg, device: _DiesInWorkers(cfg, device))
+    summary = export_folder(src, pool, _cfg("export.executor=processes", "export.workers=2"))
+    assert "a worker process died" in capsys.readouterr().err
+    assert (summary.exported, summary.failed) == (3, 0)  # finished in the parent process
+    for p in sorted(plain.glob("*_mask.npy")):
+        assert np.array_equal(np.load(p), np.load(pool / p.name)), p.name
+
+
+@pytest.mark.slow
+def test_auto_pools_a_large_folder_and_runs_a_small_one_here(tmp_path, synthetic_dir, monkeypatch, capsys):
+    src = _inputs(tmp_path, synthetic_dir, 2)
+    monkeypatch.setattr(runner, "build_segmenter", lambda cfg, device: _DiesInWorkers(cfg, device))
+    summary = export_folder(src, tmp_path / "small", _cfg("export.executor=auto", "export.workers=2"))
+    assert summary.exported == 2
+    assert "worker process died" not in capsys.readouterr().err  # 2 images < pool_min_images: no pool
+    summary = export_folder(src, tmp_path / "large", _cfg("export.executor=auto", "export.workers=2",
+                                                          "export.pool_min_images=2"))
+    assert summary.exported == 2
+    assert "worker process died" in capsys.readouterr().err  # the pool's workers ran (and died)
+
+
 def test_unknown_executor_is_a_usage_error(tmp_path, synthetic_dir, capsys):
     src = _inputs(tmp_path, synthetic_dir, 1)
     assert main([str(src), str(tmp_path / "out"), "method=kmeans", "export.executor=spark"]) == 2
-    assert "export.executor must be local or dask" in capsys.readouterr().err
+    assert "export.executor must be auto, local, processes, dask" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """The export (the submission): ``python -m experiments.export IMAGES_DIR OUT_DIR [key=value ...]``.
 
 * ``cli``: the command line and which method (``method=``, or the ablation's choice);
-* ``runner``: the folder runner (resume, fit policy, local/dask executors, prefetch);
+* ``runner``: the folder runner (resume, fit policy, auto/local/processes/dask executors, prefetch);
 * ``records``: what is written per image (mask validation, blob statistics, the record)
   and the tables and zip assembled from the records.
 """

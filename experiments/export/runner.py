@@ -1,5 +1,7 @@
 """The folder runner: which images to do (resume), the fit policy, the executors
-(``local``: this process with the next images decoded in a thread; ``dask``:
+(``local``: this process with the next images decoded in a thread; ``processes``: a
+pool of worker processes on this machine, one per core; ``auto``: ``processes`` for a
+folder large enough to repay the workers' start, else ``local``; ``dask``:
 ``dask.distributed``), and one image from pixels to its validated mask and record.
 
     summary = export_folder(IMAGES_DIR, OUT_DIR, cfg)   # cfg: experiments.config.load_config([...])
@@ -9,11 +11,13 @@ record are written (``records.is_done``), so a killed run finishes with the same
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -167,8 +171,7 @@ def run_dask(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):
     if cfg.export.scheduler:
         client = Client(str(cfg.export.scheduler))
     else:
-        n = int(cfg.export.workers) or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=_n_workers(cfg), threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     try:
         shipped = client.scatter(segmenter, broadcast=True, hash=False)
@@ -189,7 +192,79 @@ def run_dask(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):
             cluster.close()
 
 
-EXECUTORS = {"local": run_local, "dask": run_dask}
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _n_workers(cfg) -> int:
+    """``export.workers``, 0 = one per CPU core this process may use."""
+    return int(cfg.export.workers) or _cores()
+
+
+_WORKER: dict = {}  # per worker process: the segmenter, config and output folder
+
+
+def _init_worker(segmenter: Segmenter, cfg, out_dir: str) -> None:
+    """Pool worker start: one thread for torch and the BLAS/OpenMP libraries (the pool
+    already fills the cores; more threads per worker only contend)."""
+    threads = max(1, int(cfg.export.threads_per_worker))
+    torch.set_num_threads(threads)
+    from threadpoolctl import threadpool_limits  # scikit-learn's dependency
+    _WORKER["limits"] = threadpool_limits(threads)
+    _WORKER.update(segmenter=segmenter, cfg=cfg, out_dir=Path(out_dir))
+
+
+def _pool_task(path: str):
+    """One image in a pool worker: (file name, record or None, error line or None)."""
+    p, w = Path(path), _WORKER
+    try:
+        return p.name, export_one(p, _timed_load(p, w["cfg"]), w["segmenter"], w["cfg"], w["out_dir"]), None
+    except Exception as exc:
+        return p.name, None, _error_line(exc)
+
+
+def run_processes(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):
+    """Export on a pool of ``export.workers`` processes of this machine (0 = one per
+    core), each reading, segmenting and writing whole images with the same atomic rules
+    as the local run (so resume and the masks are unchanged). Workers are spawned, not
+    forked (torch's and FAISS's OpenMP pools do not survive a fork); the fitted
+    segmenter is sent to each once. If a worker dies (killed, out of memory), the images
+    not yet done are finished in this process. Yields (file name, record or None,
+    error line or None) per image as they finish."""
+    pending = {str(p) for p in todo}
+    bar = tqdm(total=len(todo), desc=f"export {cfg.method} ({_n_workers(cfg)} processes)", unit="img",
+               disable=not cfg.export.progress, file=sys.stderr)
+    pool = ProcessPoolExecutor(_n_workers(cfg), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(segmenter, cfg, str(out_dir)))
+    try:
+        futures = {pool.submit(_pool_task, str(p)): str(p) for p in todo}
+        for fut in as_completed(futures):
+            result = fut.result()  # _pool_task catches the image's own errors
+            pending.discard(futures[fut])
+            bar.update()
+            yield result
+    except BrokenProcessPool as exc:
+        left = [p for p in todo if str(p) in pending]
+        print(f"[export] warning: a worker process died ({_error_line(exc)}); "
+              f"the {len(left)} images not yet done are exported in this process", file=sys.stderr)
+        for item in run_local(left, segmenter, cfg, out_dir):
+            bar.update()
+            yield item
+    finally:  # also on Ctrl-C: queued images are dropped, not waited for (a rerun resumes)
+        pool.shutdown(wait=False, cancel_futures=True)
+        bar.close()
+
+
+def run_auto(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):
+    """``processes`` when there is more than one core and at least
+    ``export.pool_min_images`` images to do (each worker's start costs seconds of
+    imports), else ``local``."""
+    if _n_workers(cfg) > 1 and len(todo) >= int(cfg.export.pool_min_images):
+        return run_processes(todo, segmenter, cfg, out_dir)
+    return run_local(todo, segmenter, cfg, out_dir)
+
+
+EXECUTORS = {"auto": run_auto, "local": run_local, "processes": run_processes, "dask": run_dask}
 
 
 def _stem_conflicts(images: list[Path]) -> dict[Path, str]:
@@ -237,7 +312,7 @@ def export_folder(images_dir, out_dir, cfg, selection: dict | None = None) -> Ex
     images_dir, out_dir = Path(images_dir), Path(out_dir)
     images, not_images = scan_folder(images_dir)
     if cfg.export.executor not in EXECUTORS:
-        raise ValueError(f"export.executor must be {' or '.join(EXECUTORS)}, not {cfg.export.executor!r}")
+        raise ValueError(f"export.executor must be {', '.join(EXECUTORS)}, not {cfg.export.executor!r}")
     if out_dir.resolve() == images_dir.resolve():
         raise ValueError("OUT_DIR must differ from IMAGES_DIR: the input folder is never written to")
     _prepare_out_dir(out_dir)
