@@ -5,7 +5,7 @@ import pytest
 from skimage.draw import disk
 
 from experiments.config import load_config
-from thinseg.instances import (BLOB_CLASSES, FLUORESCENT, OPAQUE_DARK, SHINY_GREY, blob_contrast, choose_foreground,
+from thinseg.instances import (BLOB_CLASSES, FLUORESCENT, OPAQUE_DARK, SHINY_GREY, blob_contrast, choose_foreground, dyed_epoxy,
                                clusters_to_instances, local_reference, merge_pieces, resize_nearest, split_instances)
 from thinseg.scene import MOUNT
 
@@ -316,3 +316,54 @@ def test_block_grid_upsampling_is_skimages_bilinear_resize():
         grid = rng.random(shape)
         fast = _linear_weights(shape[0], out[0]) @ grid @ _linear_weights(shape[1], out[1]).T
         assert np.abs(fast - resize(grid, out, order=1, mode="edge")).max() < 1e-9, shape
+
+
+def _dyed_sandstone(seed=0):
+    """White grains (L 85) packed in a pore network of blue-dyed epoxy (L 55, a 5, b -35:
+    chroma 35, hue 278 deg), with three black grains (L 15). (h, w, 3) Lab and the black mask."""
+    h, w = 120, 160
+    rng = np.random.default_rng(seed)
+    L = np.full((h, w), 55.0, np.float32)
+    a, b = np.full((h, w), 5.0, np.float32), np.full((h, w), -35.0, np.float32)
+    grain = np.zeros((h, w), bool)
+    for r in range(10, h, 20):
+        for q in range(10, w, 20):
+            grain[disk((r + rng.integers(-2, 3), q + rng.integers(-2, 3)), 8, shape=(h, w))] = True
+    L[grain], a[grain], b[grain] = 85.0, 0.0, 3.0
+    black = np.zeros((h, w), bool)
+    for r, q in ((30, 50), (70, 110), (90, 30)):
+        black[disk((r, q), 8, shape=(h, w))] = True
+    L[black], a[black], b[black] = 15.0, 0.0, 0.0
+    lab = np.stack([L + _noise((h, w), 1.0, seed), a, b], -1).astype(np.float32)
+    return lab, black, ~grain & ~black
+
+
+def test_blue_dyed_pore_epoxy_is_no_blob_the_black_grains_are(icfg):
+    """A plain-light section impregnated with blue-dyed epoxy: its pores are darker than the
+    white grains and bluer than the rock, so without the rule they pass as dark and shiny
+    grey bodies; with it only the three black grains are blobs."""
+    lab, black, pores = _dyed_sandstone()
+    dye = dyed_epoxy(lab, icfg)
+    assert dye[pores].mean() > 0.9 and dye[black].mean() < 0.3  # a black grain loses at most its blended rim
+    labels = (pores | black).astype(np.int64)  # the pores share the black grains' (dark) cluster
+    for rule_on in (True, False):
+        cfg = icfg.copy()
+        cfg.dye_chroma = icfg.dye_chroma if rule_on else 0.0
+        mask = clusters_to_instances(labels, lab, "plain", np.zeros(lab.shape[:2], np.uint8), cfg, lab.shape[:2]).mask
+        if rule_on:
+            assert (mask[pores] > 0).mean() < 0.02
+            assert (mask[black] > 0).mean() > 0.9 and len(np.unique(mask[black & (mask > 0)])) == 3
+        else:
+            assert (mask[pores] > 0).mean() > 0.5  # what the rule prevents
+
+
+def test_a_few_bluish_spots_are_no_dyed_epoxy(icfg):
+    """Below ``dye_min_share`` of saturated blue (a few bluish spots in grains, image3)
+    nothing is taken for dyed epoxy."""
+    lab, _, pores = _dyed_sandstone()
+    lab[..., 1:][pores] = (0.0, 3.0)  # an undyed section: grey pores
+    spot = np.zeros(lab.shape[:2], bool)
+    spot[disk((60, 80), 4)] = True
+    lab[..., 2][spot] = -35.0
+    assert spot.mean() < icfg.dye_min_share
+    assert not dyed_epoxy(lab, icfg).any()

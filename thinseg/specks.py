@@ -42,7 +42,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.color import rgb2lab
 
-from .instances import FLUORESCENT, OPAQUE_DARK, blob_score, contrast_unit, matrix_reference, min_area_px, resize_nearest
+from .instances import (FLUORESCENT, OPAQUE_DARK, blob_score, contrast_unit, dyed_epoxy, matrix_reference, min_area_px,
+                        resize_nearest)
 from .light import UV, per_light
 from .scene import MOUNT
 
@@ -90,6 +91,8 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
     blocked = ~rock
     if halo > 0 and blocked.any():
         blocked = ndi.binary_dilation(blocked, iterations=halo)
+    if light != UV:
+        blocked = blocked | dyed_epoxy(lab, cfg)  # blue-dyed pore epoxy
     max_px = min_area_px((h, w), cfg) * (H * W) / float(h * w)
     area = np.bincount(pieces.ravel(), minlength=n + 1)
     gap = int(sc.gap)
