@@ -256,10 +256,12 @@ def run_processes(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):
 
 
 def run_auto(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):
-    """``processes`` when there is more than one core and at least
-    ``export.pool_min_images`` images to do (each worker's start costs seconds of
-    imports), else ``local``."""
-    if _n_workers(cfg) > 1 and len(todo) >= int(cfg.export.pool_min_images):
+    """``processes`` when the model runs on the CPU, there is more than one core and at
+    least ``export.pool_min_images`` images to do (each worker's start costs seconds of
+    imports), else ``local`` (on a GPU one process keeps the device busy; a worker each
+    would hold its own copy of the model there)."""
+    on_cpu = torch.device(segmenter.device).type == "cpu"
+    if on_cpu and _n_workers(cfg) > 1 and len(todo) >= int(cfg.export.pool_min_images):
         return run_processes(todo, segmenter, cfg, out_dir)
     return run_local(todo, segmenter, cfg, out_dir)
 
