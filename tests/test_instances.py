@@ -213,6 +213,24 @@ def test_a_thin_crack_is_not_a_blob(icfg):
     assert inst.mask.max() == 0
 
 
+def test_a_brightly_fluorescing_band_is_a_body_a_glowing_crack_is_not(icfg):
+    """Under UV a thin band far brighter than the rock (3 clear contrasts: organic matter,
+    tomjiao480_009) stays a blob; a thin crack glowing 1.2 contrasts (epoxy) is dropped as
+    a streak, as every streak is with ``streak_body_contrast.uv`` = 0."""
+    L = np.full((120, 160), 28.0, np.float32) + _noise((120, 160))
+    L[30:33, 5:155] = 28.0 + 3.0 * icfg.uv_contrast / (1 + 0.3)  # score = L + 0.3 C: L share of 3 contrasts
+    L[80:83, 5:155] = 28.0 + 1.2 * icfg.uv_contrast
+    lab = _lab(L, 5, 30)
+    labels = (L > 40).astype(np.int64)
+    mask = clusters_to_instances(labels, lab, "uv", np.zeros(L.shape, np.uint8), icfg, L.shape).mask
+    band = mask[30:33, 10:150]
+    assert (band > 0).mean() > 0.8 and len(np.unique(band[band > 0])) == 1  # one id
+    assert not mask[78:85].any()
+    off = icfg.copy()
+    off.streak_body_contrast.uv = 0.0
+    assert clusters_to_instances(labels, lab, "uv", np.zeros(L.shape, np.uint8), off, L.shape).mask.max() == 0
+
+
 def test_merge_pieces_joins_across_no_valley_only():
     c = np.full((20, 40), 2.0, np.float32)
     ids = np.zeros((20, 40), np.int32)

@@ -91,7 +91,11 @@ mount (``thinseg.scene``).
    a body: larger than ``max_area_frac`` of the picture (a field); out of focus (mean
    contrast gradient on its outline / its median contrast below ``min_sharpness``)
    while larger than ``blur_area_frac``; a thin streak (long axis over
-   ``max_elongation`` x its thickness, e.g. a crack); or the chip's shadowed edge
+   ``max_elongation`` x its thickness, e.g. a crack) unless its median contrast reaches
+   ``streak_body_contrast`` of the light type (UV 2.0: a band fluorescing that brightly
+   is organic matter, not an epoxy-filled crack; tomjiao480_009's yellow bands at 3.6
+   and 4.0; no streak of the challenge photographs or examples is dropped either way;
+   plain light 0 = every streak dropped); or the chip's shadowed edge
    (more than ``max_mount_contact`` of its outline within ``halo`` of the mount); or,
    touching the picture's border, both faint (median contrast below
    ``edge_min_contrast``) and soft-edged (sharpness below ``edge_min_sharpness``): a
@@ -569,10 +573,11 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
         medium = border[1:] & (np.linalg.norm(colour - lab[mount].mean(0), axis=1) < float(cfg.plain_mount_dE))
     faint_edge = border[1:] & (inner < float(cfg.edge_min_contrast)) & (sharpness < float(cfg.edge_min_sharpness))
     faint = inner < per_light(cfg.min_inner, light)
+    streak_body = float(per_light(cfg.streak_body_contrast, light)) or np.inf  # 0: no streak is a body
     drop = (faint_edge | faint | medium | (area > cfg.max_area_frac * h * w)
             | (contact > cfg.max_mount_contact)
             | ((sharpness < cfg.min_sharpness) & (area > cfg.blur_area_frac * h * w))
-            | (length > cfg.max_elongation * thickness))
+            | ((length > cfg.max_elongation * thickness) & ~(inner >= streak_body)))
     lut = np.r_[0, np.where(drop, 0, idx)].astype(np.int32)
     return relabel_sequential(lut[ids])[0]
 
