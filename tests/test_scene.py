@@ -279,3 +279,20 @@ def test_blue_dyed_pore_epoxy_is_no_blob_on_a_real_sandstone(shared_data, kmeans
     assert on[blue].mean() < 0.02 and on[black].mean() > 0.8
     off = in_blobs(load_config(["method=kmeans", "eval.internal=false", "instances.dye_chroma=0"]))
     assert off[blue].mean() > 0.5
+
+
+def test_orange_specks_found_by_redness_stand_out_of_their_surroundings(shared_data, kmeans):
+    """Small bodies under UV found by their redness (``thinseg.specks``): jeffroth_example1
+    (a challenge photograph) has a small orange speck at rows 469-475, columns 686-691 that
+    is found; 0sb5pc's smooth brighter orange matrix, redder than its block's median, gives
+    dozens of noise pieces unless a spot must stand ``specks.red_ring`` above its own
+    surroundings (3 -> 33 blobs with the ring test off; 5 with it)."""
+    cfg, seg = kmeans
+    rgb, full = read_for_segmentation(shared_data / "images" / "jeffroth_example1.jpg", cfg)
+    assert segment(rgb, seg, cfg, "jeffroth_example1", full).mask[469:476, 686:692].any()
+    no_red = load_config(["method=kmeans", "eval.internal=false", "instances.uv_red_contrast=0"])
+    assert not segment(rgb, seg, no_red, "jeffroth_example1", full).mask[469:476, 686:692].any()
+    rgb, full = read_for_segmentation(shared_data / "challenge" / "images" / "0sb5pc.png", cfg)
+    assert segment(rgb, seg, cfg, "0sb5pc", full).mask.max() <= 8
+    no_ring = load_config(["method=kmeans", "eval.internal=false", "instances.specks.red_ring=0"])
+    assert segment(rgb, seg, no_ring, "0sb5pc", full).mask.max() >= 20

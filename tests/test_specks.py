@@ -179,3 +179,18 @@ def test_a_small_bodys_outline_is_drawn_at_its_edge_not_at_its_core(icfg, light,
     print(light, iou(out), iou(core))
     assert iou(out) >= 0.75
     assert iou(core) < iou(out) - 0.1
+
+
+def test_small_orange_spots_are_found_by_their_redness_under_uv(icfg):
+    """Orange spots on a brown-orange rock: 0.6 of a clear brightness contrast (L + 0.3
+    chroma) but 1.1 of the redness contrast (a* and L above the rock's; as for the blobs,
+    ``uv_red_contrast``): found with it, not without."""
+    rock, orange = (0.45, 0.30, 0.08), (0.60, 0.34, 0.06)
+    centres = [(60, 80), (200, 150), (330, 90), (120, 400)]
+    rgb = _image(rock)
+    _spots(rgb, centres, 3.2, orange)
+    out, at = _run(rgb, icfg, light="uv")
+    assert len(at) == len(centres) and all(out[cy, cx] > 0 for cy, cx in centres)
+    off = icfg.copy()
+    off.uv_red_contrast = 0.0
+    assert _run(rgb, off, light="uv")[0].max() == 0
