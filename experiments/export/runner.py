@@ -246,7 +246,9 @@ def run_processes(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):
     except BrokenProcessPool as exc:
         left = [p for p in todo if str(p) in pending]
         print(f"[export] warning: a worker process died ({_error_line(exc)}); "
-              f"the {len(left)} images not yet done are exported in this process", file=sys.stderr)
+              f"the {len(left)} images not yet done are exported in this process (a script calling "
+              f"export_folder must do so under `if __name__ == \"__main__\":` for worker processes to start; "
+              f"export.executor=local avoids them)", file=sys.stderr)
         for item in run_local(left, segmenter, cfg, out_dir):
             bar.update()
             yield item
