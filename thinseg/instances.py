@@ -208,10 +208,11 @@ def dyed_epoxy(lab: np.ndarray, cfg) -> np.ndarray:
     """(h, w) bool: blue-dyed pore epoxy of a plain-light thin section (module docstring,
     step 1), or all False. lab: (h, w, 3) float32 Lab; cfg: the ``instances`` node.
 
-    Pixels of blue hue (``dye_hue`` degrees) and chroma at least ``dye_chroma`` (Lab
-    smoothed over ``blue_sigma``), grown into connected blue pixels of at least
-    ``dye_grow`` x that chroma; only when such cores cover ``dye_min_share`` of the
-    picture (a dyed section's pores; a few bluish spots in grains are no epoxy)."""
+    Pixels of blue hue (``dye_hue`` degrees) and chroma at least ``dye_chroma`` (a, b
+    smoothed over ``dye_sigma`` px), grown into connected blue pixels of at least
+    ``dye_grow`` x that chroma and dilated by ``dye_rim`` px; only when such cores cover
+    ``dye_min_share`` of the picture (a dyed section's pores; a few bluish spots in
+    grains are no epoxy)."""
     none = np.zeros(lab.shape[:2], bool)
     if float(cfg.get("dye_chroma", 0)) <= 0:
         return none
