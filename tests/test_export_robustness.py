@@ -219,3 +219,14 @@ def test_unknown_executor_is_a_usage_error(tmp_path, synthetic_dir, capsys):
     src = _inputs(tmp_path, synthetic_dir, 1)
     assert main([str(src), str(tmp_path / "out"), "method=kmeans", "export.executor=spark"]) == 2
     assert "export.executor must be auto, local, processes, dask" in capsys.readouterr().err
+
+
+def test_the_pool_takes_a_worker_per_core_as_far_as_free_memory_holds(monkeypatch):
+    monkeypatch.setattr(runner, "_cores", lambda: 8)
+    monkeypatch.setattr(runner, "_free_gib", lambda: 3.5)
+    assert runner._n_workers(_cfg()) == 3  # 1 GiB per worker
+    monkeypatch.setattr(runner, "_free_gib", lambda: 0.3)
+    assert runner._n_workers(_cfg()) == 1
+    monkeypatch.setattr(runner, "_free_gib", lambda: None)  # the system does not say
+    assert runner._n_workers(_cfg()) == 8
+    assert runner._n_workers(_cfg("export.workers=5")) == 5  # asked for: as asked

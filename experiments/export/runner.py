@@ -196,9 +196,24 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+WORKER_GIB = 1.0  # peak memory of one export worker (the 1000-image benchmark: 2541 MiB for the main process and two)
+
+
+def _free_gib() -> float | None:
+    """Memory available now, GiB (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def _n_workers(cfg) -> int:
-    """``export.workers``, 0 = one per CPU core this process may use."""
-    return int(cfg.export.workers) or _cores()
+    """``export.workers``; 0 = one per CPU core this process may use, but no more than
+    the free memory holds (``WORKER_GIB`` each), at least one."""
+    if int(cfg.export.workers) > 0:
+        return int(cfg.export.workers)
+    free = _free_gib()
+    return max(1, min(_cores(), int(free // WORKER_GIB) if free is not None else _cores()))
 
 
 _WORKER: dict = {}  # per worker process: the segmenter, config and output folder
