@@ -204,6 +204,21 @@ def contrast_unit(light: str, cfg) -> float:
     return float(cfg.uv_contrast if light == UV else cfg.dark_contrast)
 
 
+def redness_references(lab: np.ndarray, rock: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """The rock's local medians of Lab a* and L (blocks of ``block`` x the long side), which
+    the UV redness contrast is measured against. lab: (h, w, 3) float32 Lab; rock: (h, w)
+    bool. Returns ((h, w) float32 a* reference, (h, w) float32 L reference)."""
+    block = float(cfg.block) * max(lab.shape[:2])
+    return local_reference(lab[..., 1], rock, 50.0, block), local_reference(lab[..., 0], rock, 50.0, block)
+
+
+def redness_contrast(a: np.ndarray, L: np.ndarray, a_ref: np.ndarray, L_ref: np.ndarray, cfg) -> np.ndarray:
+    """UV redness contrast in clear contrasts (module docstring, step 1): the smaller of
+    a* above its reference per ``uv_red_contrast`` and L above its reference per
+    ``uv_red_dL``. Arrays of one shape (float32); returns that shape, float32."""
+    return np.minimum((a - a_ref) / np.float32(cfg.uv_red_contrast), (L - L_ref) / np.float32(cfg.uv_red_dL))
+
+
 def dyed_epoxy(lab: np.ndarray, cfg) -> np.ndarray:
     """(h, w) bool: blue-dyed pore epoxy of a plain-light thin section (module docstring,
     step 1), or all False. lab: (h, w, 3) float32 Lab; cfg: the ``instances`` node.
@@ -230,7 +245,8 @@ def dyed_epoxy(lab: np.ndarray, cfg) -> np.ndarray:
 
 
 def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg,
-                  reference: np.ndarray | None = None, dye: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  reference: np.ndarray | None = None, dye: np.ndarray | None = None,
+                  red_refs: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel blob contrast against the local rock matrix (module docstring, step 1).
 
     Args:
@@ -238,6 +254,7 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg,
         rock: (h, w) bool, pixels of the rock (the rest is mount). cfg: the ``instances`` node.
         reference: (h, w) float32 ``matrix_reference`` when the caller has it already.
         dye: (h, w) bool ``dyed_epoxy`` when the caller has it already (plain light).
+        red_refs: ``redness_references`` when the caller has them already (UV).
     Returns:
         contrast: (h, w) float32, 1.0 = a clear blob; kind: (h, w) int8 class index
         (``FLUORESCENT``, ``OPAQUE_DARK`` or ``SHINY_GREY``) of the winning contrast.
@@ -248,10 +265,8 @@ def blob_contrast(lab: np.ndarray, light: str, rock: np.ndarray, cfg,
     if light == UV:
         c = (score - ref) / cfg.uv_contrast
         if cfg.uv_red_contrast > 0:  # orange fluorescence: redder than the rock and brighter too
-            block = float(cfg.block) * max(lab.shape[:2])
-            redder = (a - local_reference(a, rock, 50.0, block)) / cfg.uv_red_contrast
-            brighter = (L - local_reference(L, rock, 50.0, block)) / cfg.uv_red_dL
-            c = np.maximum(c, np.minimum(redder, brighter))
+            a_ref, L_ref = redness_references(lab, rock, cfg) if red_refs is None else red_refs
+            c = np.maximum(c, redness_contrast(a, L, a_ref, L_ref, cfg))
         # fluorescence behind a barrier filter is saturated: grey / white pixels are
         # annotations (the scale bar's label) or glare, never blobs
         c = np.where(np.hypot(a, b) < cfg.uv_min_chroma, np.minimum(c, 0.0), c)
@@ -632,11 +647,21 @@ class Instances:
     decision: BlobDecision
     out_shape: tuple[int, int]
     reference: np.ndarray | None = None  # (h, w) float32 ``matrix_reference`` of the blob score
+    red_refs: tuple | None = None  # UV: ``redness_references`` ((h, w) float32 a*, L), else None
+    dye: np.ndarray | None = None  # plain light: (h, w) bool ``dyed_epoxy``, else None
 
     @property
     def mask(self) -> np.ndarray:
         # The working size never exceeds the original, so nearest upsampling keeps every id.
         return resize_nearest(self.ids, self.out_shape).astype(np.int32)
+
+
+def _light_maps(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple:
+    """The per-image maps of the light type's extra contrasts, computed once and shared with
+    the small-body step: (``redness_references`` or None, ``dyed_epoxy`` or None)."""
+    if light == UV:
+        return (redness_references(lab, rock, cfg) if cfg.uv_red_contrast > 0 else None), None
+    return None, dyed_epoxy(lab, cfg)
 
 
 def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, region: np.ndarray, cfg,
@@ -649,12 +674,12 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
         light: ``uv`` or ``plain``. region: (h, w) uint8 scene map (``thinseg.scene``).
         cfg: the ``instances`` node. out_shape: (H, W) of the original image.
     """
-    dye = dyed_epoxy(lab, cfg) if light != UV else np.zeros(lab.shape[:2], bool)
     rock = region != MOUNT
     reference = matrix_reference(lab, light, rock, cfg)
-    contrast, kind = blob_contrast(lab, light, rock, cfg, reference, dye)
+    red_refs, dye = _light_maps(lab, light, rock, cfg)
+    contrast, kind = blob_contrast(lab, light, rock, cfg, reference, dye, red_refs)
     # a cluster of dark grains and dyed pores is judged on its grains (the pores' contrast is vetoed)
-    decision = choose_foreground(labels, contrast, rock & ~dye, cfg, light)
+    decision = choose_foreground(labels, contrast, rock if dye is None else rock & ~dye, cfg, light)
     allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
     fg = blob_mask(contrast, region, allowed, cfg)
     ids = filter_shapes(split_instances(fg, contrast, cfg, lab, light, kind), contrast, region, cfg, light, lab)
@@ -663,7 +688,7 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
         ids = np.where(rock, expand_labels(ids, expand), 0).astype(np.int32)
     clusters = blob_clusters(ids, labels)
     classes = blob_clusters(ids, kind.astype(np.int64))
-    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape), reference)
+    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape), reference, red_refs, dye)
 
 
 BLOB_MAP_CLASSES = ("background", "blob", "boundary", "mount")  # labels of a ``blob_map`` (Segmenter.output)
@@ -699,7 +724,8 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     h, w = blob_map.shape
     rock = (region != MOUNT) & (blob_map != BM_MOUNT)
     reference = matrix_reference(lab, light, region != MOUNT, cfg)
-    contrast, kind = blob_contrast(lab, light, region != MOUNT, cfg, reference)
+    red_refs, dye = _light_maps(lab, light, region != MOUNT, cfg)
+    contrast, kind = blob_contrast(lab, light, region != MOUNT, cfg, reference, dye, red_refs)
     interior = (blob_map == BM_BLOB) & rock
     reach = max(1, int(round(per_light(cfg.expand, light))))
     near = ndi.binary_dilation(interior, iterations=reach) if interior.any() else interior
@@ -725,4 +751,4 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     decision = BlobDecision(np.array([False, True, True, False]), med, counts)
     clusters = blob_clusters(ids, labels)
     classes = blob_clusters(ids, kind.astype(np.int64))
-    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape), reference)
+    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape), reference, red_refs, dye)

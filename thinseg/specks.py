@@ -52,15 +52,16 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.color import rgb2lab
 
-from .instances import (FLUORESCENT, OPAQUE_DARK, blob_score, contrast_unit, dyed_epoxy, local_reference,
-                        matrix_reference, min_area_px, resize_nearest)
+from .instances import (FLUORESCENT, OPAQUE_DARK, blob_score, contrast_unit, dyed_epoxy, matrix_reference,
+                        min_area_px, redness_contrast, redness_references, resize_nearest)
 from .light import UV, per_light
 from .scene import MOUNT
 
 
 def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, lab: np.ndarray,
                       region: np.ndarray, light: str, cfg,
-                      reference: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      reference: np.ndarray | None = None, red_refs: tuple | None = None,
+                      dye: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Add the small bodies of one image to its instance mask (module docstring).
 
     Args:
@@ -72,6 +73,8 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
             ``enabled`` switch is read by the pipeline).
         reference: (h, w) float32 ``matrix_reference`` of the blob decision (computed here
             when not given).
+        red_refs, dye: the blob decision's ``redness_references`` (UV) and ``dyed_epoxy``
+            (plain light) (``Instances.red_refs`` / ``.dye``; computed here when not given).
     Returns:
         ((H, W) int32 ids 1..N+k with the k small bodies appended, (k, 2) int64 one
         (row, col) pixel of each of them, in id order).
@@ -95,9 +98,9 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
     ref_full = resize_nearest(ref, (H, W))
     redness = None
     if light == UV and float(cfg.uv_red_contrast) > 0:  # orange spots: redder and brighter than the rock
-        redness = _redness_refs(lab, rock, X, (H, W), cfg)
-        red_full = _redness(rgb[..., :3] @ redness[0][:3] + redness[0][3], rgb[..., :3] @ redness[1][:3] + redness[1][3],
-                            redness[2], redness[3], cfg)
+        redness = _redness_refs(lab, rock, X, (H, W), cfg, red_refs)
+        red_full = redness_contrast(rgb[..., :3] @ redness[0][:3] + redness[0][3],
+                                    rgb[..., :3] @ redness[1][:3] + redness[1][3], redness[2], redness[3], cfg)
         s_full = np.maximum(s_full, ref_full + red_full * np.float32(unit))  # as a score: contrast x unit above the reference
     level = ref_full + np.float32(contrast * unit)
     pieces, n = ndi.label(s_full >= level)
@@ -108,7 +111,7 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
     if halo > 0 and blocked.any():
         blocked = ndi.binary_dilation(blocked, iterations=halo)
     if light != UV:
-        blocked = blocked | dyed_epoxy(lab, cfg)  # blue-dyed pore epoxy
+        blocked = blocked | (dyed_epoxy(lab, cfg) if dye is None else dye)  # blue-dyed pore epoxy
     max_px = min_area_px((h, w), cfg) * (H * W) / float(h * w)
     area = np.bincount(pieces.ravel(), minlength=n + 1)
     gap = int(sc.gap)
@@ -133,7 +136,7 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
         px_lab = rgb2lab(np.clip(rgb[box][piece][:, None, :3], 0, 1))[:, 0, :]
         exact = blob_score(px_lab, light, chroma_weight).astype(np.float32)
         if redness is not None:
-            red = _redness(px_lab[:, 1], px_lab[:, 0], redness[2][box][piece], redness[3][box][piece], cfg)
+            red = redness_contrast(px_lab[:, 1], px_lab[:, 0], redness[2][box][piece], redness[3][box][piece], cfg)
             if np.median(red) > np.median((exact - ref_full[box][piece]) / unit):  # found by its redness:
                 if _above_ring(s_full, pieces, i, box) < float(sc.red_ring) * unit:  # a spot, not a redder zone
                     continue
@@ -163,18 +166,17 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
     return np.where(new > 0, new, mask).astype(np.int32), np.array(at, np.int64).reshape(-1, 2)
 
 
-def _redness_refs(lab: np.ndarray, rock: np.ndarray, X: np.ndarray, shape: tuple[int, int], cfg) -> tuple:
-    """Under UV, what the redness contrast of ``thinseg.instances.blob_contrast`` needs at
+def _redness_refs(lab: np.ndarray, rock: np.ndarray, X: np.ndarray, shape: tuple[int, int], cfg,
+                  red_refs: tuple | None = None) -> tuple:
+    """Under UV, what the redness contrast (``thinseg.instances.redness_contrast``) needs at
     the decoded resolution: Lab a* and L fitted as linear functions of RGB on the working
     pixels ((4,) float32 coefficients each, for RGB and a constant), and the rock's local
-    medians of a* and L nearest-upsampled to ``shape`` ((H, W) float32 each)."""
-    block = float(cfg.block) * max(lab.shape[:2])
-    fits, refs = [], []
-    for channel in (1, 0):  # a*, L
-        coef, *_ = np.linalg.lstsq(X[::7], lab[..., channel].reshape(-1)[::7], rcond=None)
-        fits.append(coef.astype(np.float32))
-        refs.append(resize_nearest(local_reference(lab[..., channel], rock, 50.0, block), shape))
-    return fits[0], fits[1], refs[0], refs[1]
+    medians of a* and L (``red_refs``, or ``redness_references``) nearest-upsampled to
+    ``shape`` ((H, W) float32 each)."""
+    refs = redness_references(lab, rock, cfg) if red_refs is None else red_refs
+    fits = [np.linalg.lstsq(X[::7], lab[..., channel].reshape(-1)[::7], rcond=None)[0].astype(np.float32)
+            for channel in (1, 0)]  # a*, L
+    return fits[0], fits[1], resize_nearest(refs[0], shape), resize_nearest(refs[1], shape)
 
 
 def _above_ring(s_full: np.ndarray, pieces: np.ndarray, i: int, box: tuple, inner: int = 3, outer: int = 8) -> float:
@@ -185,12 +187,6 @@ def _above_ring(s_full: np.ndarray, pieces: np.ndarray, i: int, box: tuple, inne
     piece = pieces[big] == i
     around = ndi.binary_dilation(piece, iterations=outer) & ~ndi.binary_dilation(piece, iterations=inner)
     return float(np.median(s_full[big][piece]) - np.median(s_full[big][around]))
-
-
-def _redness(a: np.ndarray, L: np.ndarray, a_ref: np.ndarray, L_ref: np.ndarray, cfg) -> np.ndarray:
-    """Redness contrast (clear contrasts): the smaller of a* above the rock's local median
-    per ``uv_red_contrast`` and L above it per ``uv_red_dL``; arrays of one shape, float32."""
-    return np.minimum((a - a_ref) / np.float32(cfg.uv_red_contrast), (L - L_ref) / np.float32(cfg.uv_red_dL))
 
 
 def _outline_small_bodies(new: np.ndarray, mask: np.ndarray, pieces: np.ndarray, found: list,
