@@ -128,8 +128,7 @@ def test_full_disk_fails_images_cleanly_and_a_rerun_completes(tmp_path, syntheti
     monkeypatch.undo()  # space freed
     summary = export_folder(src, out, _cfg())
     assert (summary.skipped, summary.exported, summary.failed) == (2, 2, 0)
-    for p in ref.glob("*_mask.npy"):
-        assert np.array_equal(np.load(p), np.load(out / p.name))
+    _assert_same_masks(ref, out)
 
 
 def test_same_seed_same_input_same_masks(tmp_path, synthetic_dir):
@@ -142,20 +141,31 @@ def test_same_seed_same_input_same_masks(tmp_path, synthetic_dir):
     assert (a / "blobs.csv").read_text() == (b / "blobs.csv").read_text()
 
 
-@pytest.mark.slow
-def test_dask_local_cluster_gives_the_plain_run_masks(tmp_path, synthetic_dir):
+def _assert_same_masks(plain: Path, other: Path) -> None:
+    for p in sorted(plain.glob("*_mask.npy")):
+        assert np.array_equal(np.load(p), np.load(other / p.name)), p.name
+
+
+def _gives_the_plain_run_masks(tmp_path, synthetic_dir, plain_cfg, cfg, again_cfg) -> None:
+    """Four images and an empty file exported with ``cfg`` give ``plain_cfg``'s masks and
+    blob table, report the empty file, and a rerun with ``again_cfg`` resumes them all."""
     src = _inputs(tmp_path, synthetic_dir, 4)
     shutil.copy(CORPUS / "zero_bytes.png", src / "zero_bytes.png")
-    plain, dask = tmp_path / "plain", tmp_path / "dask"
-    export_folder(src, plain, _cfg("kmeans.scope=dataset"))
-    summary = export_folder(src, dask, _cfg("kmeans.scope=dataset", "export.executor=dask", "export.workers=2"))
+    plain, other = tmp_path / "plain", tmp_path / "other"
+    export_folder(src, plain, plain_cfg)
+    summary = export_folder(src, other, cfg)
     assert (summary.exported, summary.failed) == (4, 1)
-    assert "empty file" in _failures(dask)["zero_bytes.png"]
-    for p in sorted(plain.glob("*_mask.npy")):
-        assert np.array_equal(np.load(p), np.load(dask / p.name)), p.name
-    assert (plain / "blobs.csv").read_text() == (dask / "blobs.csv").read_text()
-    again = export_folder(src, dask, _cfg("kmeans.scope=dataset", "export.executor=dask", "export.workers=2"))
+    assert "empty file" in _failures(other)["zero_bytes.png"]
+    _assert_same_masks(plain, other)
+    assert (plain / "blobs.csv").read_text() == (other / "blobs.csv").read_text()
+    again = export_folder(src, other, again_cfg)
     assert (again.skipped, again.exported) == (4, 0)  # same resume rule
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_plain_run_masks(tmp_path, synthetic_dir):
+    dask = _cfg("kmeans.scope=dataset", "export.executor=dask", "export.workers=2")
+    _gives_the_plain_run_masks(tmp_path, synthetic_dir, _cfg("kmeans.scope=dataset"), dask, dask)
 
 
 class _DiesInWorkers(KMeansSegmenter):
@@ -174,19 +184,10 @@ class _DiesInWorkers(KMeansSegmenter):
 
 @pytest.mark.slow
 def test_process_pool_gives_the_plain_run_masks(tmp_path, synthetic_dir):
-    src = _inputs(tmp_path, synthetic_dir, 4)
-    shutil.copy(CORPUS / "zero_bytes.png", src / "zero_bytes.png")
-    plain, pool = tmp_path / "plain", tmp_path / "pool"
-    export_folder(src, plain, _cfg("export.executor=local"))
-    # auto takes the pool from pool_min_images on
-    summary = export_folder(src, pool, _cfg("export.executor=auto", "export.pool_min_images=4", "export.workers=2"))
-    assert (summary.exported, summary.failed) == (4, 1)
-    assert "empty file" in _failures(pool)["zero_bytes.png"]
-    for p in sorted(plain.glob("*_mask.npy")):
-        assert np.array_equal(np.load(p), np.load(pool / p.name)), p.name
-    assert (plain / "blobs.csv").read_text() == (pool / "blobs.csv").read_text()
-    again = export_folder(src, pool, _cfg("export.executor=processes", "export.workers=2"))
-    assert (again.skipped, again.exported) == (4, 0)  # same resume rule
+    _gives_the_plain_run_masks(  # auto takes the pool from pool_min_images on
+        tmp_path, synthetic_dir, _cfg("export.executor=local"),
+        _cfg("export.executor=auto", "export.pool_min_images=4", "export.workers=2"),
+        _cfg("export.executor=processes", "export.workers=2"))
 
 
 @pytest.mark.slow
@@ -198,8 +199,7 @@ def test_a_dead_pool_worker_loses_no_image(tmp_path, synthetic_dir, monkeypatch,
     summary = export_folder(src, pool, _cfg("export.executor=processes", "export.workers=2"))
     assert "a worker process died" in capsys.readouterr().err
     assert (summary.exported, summary.failed) == (3, 0)  # finished in the parent process
-    for p in sorted(plain.glob("*_mask.npy")):
-        assert np.array_equal(np.load(p), np.load(pool / p.name)), p.name
+    _assert_same_masks(plain, pool)
 
 
 @pytest.mark.slow
