@@ -148,14 +148,20 @@ def run_local(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):
             yield p.name, None, _error_line(exc)
 
 
-def _dask_task(path: str, segmenter: Segmenter, cfg, out_dir: str):
-    """One image on a dask worker: (file name, record or None, error line or None)."""
+def _export_path(path: str, segmenter: Segmenter, cfg, out_dir: str):
+    """Read and export one image in a worker (dask or pool): (file name, record or None,
+    error line or None); the image's own errors are reported, never raised."""
     p = Path(path)
-    torch.set_num_threads(max(1, int(cfg.export.threads_per_worker)))
     try:
         return p.name, export_one(p, _timed_load(p, cfg), segmenter, cfg, Path(out_dir)), None
     except Exception as exc:
         return p.name, None, _error_line(exc)
+
+
+def _dask_task(path: str, segmenter: Segmenter, cfg, out_dir: str):
+    """One image on a dask worker: (file name, record or None, error line or None)."""
+    torch.set_num_threads(max(1, int(cfg.export.threads_per_worker)))
+    return _export_path(path, segmenter, cfg, out_dir)
 
 
 def run_dask(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):
@@ -231,11 +237,7 @@ def _init_worker(segmenter: Segmenter, cfg, out_dir: str) -> None:
 
 def _pool_task(path: str):
     """One image in a pool worker: (file name, record or None, error line or None)."""
-    p, w = Path(path), _WORKER
-    try:
-        return p.name, export_one(p, _timed_load(p, w["cfg"]), w["segmenter"], w["cfg"], w["out_dir"]), None
-    except Exception as exc:
-        return p.name, None, _error_line(exc)
+    return _export_path(path, _WORKER["segmenter"], _WORKER["cfg"], _WORKER["out_dir"])
 
 
 def run_processes(todo: list[Path], segmenter: Segmenter, cfg, out_dir: Path):
