@@ -206,7 +206,9 @@ WORKER_GIB = 1.0  # peak memory of one export worker (the 1000-image benchmark: 
 
 
 def _free_gib() -> float | None:
-    """Memory available now, GiB (None where the system does not say)."""
+    """Free memory now, GiB (None where the system does not say): ``SC_AVPHYS_PAGES``, on
+    Linux the kernel's MemFree, which leaves out reclaimable page cache (MemAvailable is
+    larger), so the pool's size errs on the small side on a machine with much cache."""
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
     except (AttributeError, ValueError, OSError):
