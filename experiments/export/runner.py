@@ -206,12 +206,14 @@ WORKER_GIB = 1.0  # peak memory of one export worker (the 1000-image benchmark: 
 
 
 def _free_gib() -> float | None:
-    """Free memory now, GiB (None where the system does not say): ``SC_AVPHYS_PAGES``, on
-    Linux the kernel's MemFree, which leaves out reclaimable page cache (MemAvailable is
-    larger), so the pool's size errs on the small side on a machine with much cache."""
+    """Memory available to new processes now, GiB (None where the system does not say):
+    psutil's ``available`` (on Linux the kernel's MemAvailable: free memory plus the page
+    cache it can reclaim)."""
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
-    except (AttributeError, ValueError, OSError):
+        import psutil
+
+        return psutil.virtual_memory().available / 2**30
+    except (ImportError, OSError, RuntimeError):
         return None
 
 
