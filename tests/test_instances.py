@@ -385,3 +385,34 @@ def test_a_few_bluish_spots_are_no_dyed_epoxy(icfg):
     lab[..., 2][spot] = -35.0
     assert spot.mean() < icfg.dye_min_share
     assert not dyed_epoxy(lab, icfg).any()
+
+
+def test_a_dim_orange_spot_is_a_body_a_redder_patch_of_a_mottled_matrix_is_not(icfg):
+    """Under UV a small orange body with a sharp edge, found by its redness at a median of
+    about 0.86 clear contrasts (below ``min_inner`` 0.9, 0pe3b9's blurred orange bodies), is
+    kept by ``orange_min_inner``; the same spot on a redder plateau of the matrix (0.65: it
+    stands only ~0.2 above its surroundings 3-8 px away, a mottled matrix's redder patch)
+    is not; with
+    the rule off the spot is faint and dropped as before."""
+    L = np.full((100, 200), 35.0, np.float32) + _noise((100, 200), 0.2)
+    a = np.full(L.shape, 15.0, np.float32) + _noise((100, 200), 0.2, seed=1)
+    yy, xx = np.mgrid[:100, :200]
+    plateau = np.abs(np.hypot(yy - 50, xx - 150) - 15) < 4  # a redder zone around the second spot
+    L[plateau] += 0.65 * 7.0  # redder and brighter by 0.65 of a clear redness contrast
+    a[plateau] += 0.65 * 6.0
+    for cx in (50, 150):
+        r = np.hypot(yy - 50, xx - cx)
+        body = r < 8
+        level = 1.2 * (1 - 0.4 * r / 8)  # 1.2 at the centre, 0.72 at the edge: median ~0.86
+        L[body] += level[body] * 7.0
+        a[body] += level[body] * 6.0
+    lab = np.stack([L, a, np.full_like(L, 45.0)], -1)
+    labels = np.zeros(L.shape, np.int64)
+    region = np.zeros(L.shape, np.uint8)
+    inst = clusters_to_instances(labels, lab, "uv", region, icfg, L.shape)
+    assert inst.mask[50, 50] > 0 and inst.mask[50, 150] == 0
+    icfg.orange_min_ring = 0.0  # the ring test is what tells the second spot apart
+    assert clusters_to_instances(labels, lab, "uv", region, icfg, L.shape).mask[50, 150] > 0
+    icfg.orange_min_inner = 0.0
+    off = clusters_to_instances(labels, lab, "uv", region, icfg, L.shape)
+    assert off.mask[50, 50] == 0 and off.mask[50, 150] == 0

@@ -296,3 +296,20 @@ def test_orange_specks_found_by_redness_stand_out_of_their_surroundings(shared_d
     assert segment(rgb, seg, cfg, "0sb5pc", full).mask.max() <= 8
     no_ring = load_config(["method=kmeans", "eval.internal=false", "instances.specks.red_ring=0"])
     assert segment(rgb, seg, no_ring, "0sb5pc", full).mask.max() >= 20
+
+
+def test_dim_orange_bodies_under_uv_are_kept_when_they_stand_out(shared_data, kmeans):
+    """0pe3b9 (UV) has two blurred orange bodies whose median contrast (0.84, 0.90) sits at
+    the faint level (``min_inner`` 0.9), found by their redness; they stand 0.78 above
+    their surroundings and are kept by ``orange_min_inner`` (at rows 470-485, columns
+    365-380 and rows 477-490, columns 568-582). With the rule off they are dropped as
+    faint; the rule adds no blob on 0sb5pc's diffuse orange patches (soft-edged)."""
+    cfg, seg = kmeans
+    rgb, full = read_for_segmentation(shared_data / "challenge" / "images" / "0pe3b9.png", cfg)
+    mask = segment(rgb, seg, cfg, "0pe3b9", full).mask
+    assert mask[470:485, 365:380].any() and mask[477:490, 568:582].any()
+    off = load_config(["method=kmeans", "eval.internal=false", "instances.orange_min_inner=0"])
+    mask_off = segment(rgb, seg, off, "0pe3b9", full).mask
+    assert not mask_off[470:485, 365:380].any() and not mask_off[477:490, 568:582].any()
+    rgb, full = read_for_segmentation(shared_data / "challenge" / "images" / "0sb5pc.png", cfg)
+    assert segment(rgb, seg, cfg, "0sb5pc", full).mask.max() == segment(rgb, seg, off, "0sb5pc", full).mask.max()

@@ -103,7 +103,14 @@ mount (``thinseg.scene``).
    contrast below ``min_inner`` of the light type (UV 0.9: out-of-focus epoxy glow and
    pale epoxy-filled cracks reach a clear contrast only at a few peaks; 0tkcnf 35 -> 18
    blobs, 0sb5pc's diffuse brighter patches 9 -> 5; in plain light off, since faint grey
-   grains outlined with their halo sit at 0.8-0.9); or, in plain light, touching the
+   grains outlined with their halo sit at 0.8-0.9), unless it is a dim **orange body**:
+   under UV, a blob whose median redness contrast reaches ``orange_min_inner`` (0.75),
+   with an outline at least ``orange_min_sharpness`` sharp and standing
+   ``orange_min_ring`` (0.5) contrasts above its surroundings 3-8 px away (``above_ring``;
+   orange fluorescence is dimmer than yellow: 0pe3b9's two blurred orange bodies at
+   0.84 / 0.90 stand 0.78 above theirs, 0tkcnf gains two and jeffroth_example1 one; the
+   redder patches of the synthetic mottled matrix stand 0.25-0.39 above theirs and
+   0sb5pc's diffuse orange patches are soft-edged, 0.09); or, in plain light, touching the
    border with a mean colour within ``plain_mount_dE`` of the mount's: a corner of the
    empty field beyond the chip, cut off from the mount found elsewhere (0dpocx's top
    right; an opaque grain is blacker than the field, and inside the picture a grain may
@@ -538,6 +545,17 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg, lab: np.ndarray |
     return relabel_sequential(ids.astype(np.int32))[0]
 
 
+def above_ring(values: np.ndarray, pieces: np.ndarray, i: int, box: tuple, inner: int = 3, outer: int = 8) -> float:
+    """Median of ``values`` ((H, W) float) over piece ``i`` of ``pieces`` ((H, W) int labels,
+    ``box`` its bounding slices) minus its median over the ring ``inner`` to ``outer`` px
+    around it (beyond the blur of a small body's edge): how far a spot stands above its
+    own surroundings."""
+    big = tuple(slice(max(b.start - outer - 1, 0), b.stop + outer + 1) for b in box)
+    piece = pieces[big] == i
+    around = ndi.binary_dilation(piece, iterations=outer) & ~ndi.binary_dilation(piece, iterations=inner)
+    return float(np.median(values[big][piece]) - np.median(values[big][around]))
+
+
 def _major_axis_length(ids: np.ndarray, n: int) -> np.ndarray:
     """(n + 1,) length of the major axis of the ellipse with the same second moments as
     each label 1..n (as ``regionprops(...).axis_major_length``), from pixel counts; 0 for label 0."""
@@ -556,12 +574,14 @@ def _major_axis_length(ids: np.ndarray, n: int) -> np.ndarray:
 
 
 def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg, light: str = "plain",
-                  lab: np.ndarray | None = None) -> np.ndarray:
+                  lab: np.ndarray | None = None, red: np.ndarray | None = None) -> np.ndarray:
     """Drop instances that are fields, blurred zones, faint haze, thin streaks, the chip's
     edge against the mount or, in plain light, the mount's medium seen again (module
     docstring, step 5). ids: (h, w) int32; contrast: (h, w) float32; region: (h, w) uint8
     scene map; light: ``uv`` or ``plain`` (``min_inner``); lab: (h, w, 3) float32 Lab
-    (``plain_mount_dE``; None skips that test). Returns (h, w) int32 consecutive ids."""
+    (``plain_mount_dE``; None skips that test); red: (h, w) float32 UV redness contrast
+    (``redness_contrast``; None: no orange body is told apart). Returns (h, w) int32
+    consecutive ids."""
     n = int(ids.max())
     if n == 0:
         return ids
@@ -589,6 +609,16 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
         medium = border[1:] & (np.linalg.norm(colour - lab[mount].mean(0), axis=1) < float(cfg.plain_mount_dE))
     faint_edge = border[1:] & (inner < float(cfg.edge_min_contrast)) & (sharpness < float(cfg.edge_min_sharpness))
     faint = inner < per_light(cfg.min_inner, light)
+    if red is not None and float(cfg.get("orange_min_inner", 0)) > 0:
+        # orange fluorescence is dim: a faint blob found by its redness is an orange body
+        # when its outline is sharp and it stands above its own surroundings (a spot, not
+        # a redder patch of a mottled matrix)
+        red_med = label_median(red, ids, n)[1:]
+        boxes = ndi.find_objects(ids, n)
+        for j in np.flatnonzero(faint & (red_med >= float(cfg.orange_min_inner))
+                                & (sharpness >= float(cfg.orange_min_sharpness))):
+            if above_ring(contrast, ids, j + 1, boxes[j]) >= float(cfg.orange_min_ring):
+                faint[j] = False
     streak_body = float(per_light(cfg.streak_body_contrast, light)) or np.inf  # 0: no streak is a body
     drop = (faint_edge | faint | medium | (area > cfg.max_area_frac * h * w)
             | (contact > cfg.max_mount_contact)
@@ -664,6 +694,14 @@ def _light_maps(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple:
     return None, dyed_epoxy(lab, cfg)
 
 
+def _redness_map(lab: np.ndarray, red_refs: tuple | None, cfg) -> np.ndarray | None:
+    """(h, w) float32 UV redness contrast of every pixel (``redness_contrast``), or None
+    where there are no redness references (plain light, or the redness contrast off)."""
+    if red_refs is None:
+        return None
+    return redness_contrast(lab[..., 1], lab[..., 0], red_refs[0], red_refs[1], cfg)
+
+
 def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, region: np.ndarray, cfg,
                           out_shape: tuple[int, int]) -> Instances:
     """The whole blob decision and instance step for one image.
@@ -682,7 +720,8 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
     decision = choose_foreground(labels, contrast, rock if dye is None else rock & ~dye, cfg, light)
     allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
     fg = blob_mask(contrast, region, allowed, cfg)
-    ids = filter_shapes(split_instances(fg, contrast, cfg, lab, light, kind), contrast, region, cfg, light, lab)
+    ids = filter_shapes(split_instances(fg, contrast, cfg, lab, light, kind), contrast, region, cfg, light, lab,
+                        _redness_map(lab, red_refs, cfg))
     expand = per_light(cfg.expand, light)
     if expand > 0:  # outlines drawn at the body's outer edge, not at the seed threshold
         ids = np.where(rock, expand_labels(ids, expand), 0).astype(np.int32)
@@ -743,7 +782,8 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     ids = watershed(-contrast, markers, mask=fg).astype(np.int32) if fg.any() else np.zeros((h, w), np.int32)
     sizes = np.bincount(ids.ravel())
     ids[sizes[ids] < min_area_px((h, w), cfg)] = 0  # watershed slivers
-    ids = filter_shapes(relabel_sequential(ids)[0].astype(np.int32), contrast, region, cfg, light, lab)
+    ids = filter_shapes(relabel_sequential(ids)[0].astype(np.int32), contrast, region, cfg, light, lab,
+                        _redness_map(lab, red_refs, cfg))
     k = len(BLOB_MAP_CLASSES)
     labels = np.clip(blob_map, 0, k - 1).astype(np.int64)
     counts = np.bincount(labels.ravel(), minlength=k)

@@ -52,8 +52,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.color import rgb2lab
 
-from .instances import (FLUORESCENT, OPAQUE_DARK, blob_score, contrast_unit, dyed_epoxy, matrix_reference,
-                        min_area_px, redness_contrast, redness_references, resize_nearest)
+from .instances import (FLUORESCENT, OPAQUE_DARK, above_ring, blob_score, contrast_unit, dyed_epoxy,
+                        matrix_reference, min_area_px, redness_contrast, redness_references, resize_nearest)
 from .light import UV, per_light
 from .scene import MOUNT
 
@@ -138,7 +138,7 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
         if redness is not None:
             red = redness_contrast(px_lab[:, 1], px_lab[:, 0], redness[2][box][piece], redness[3][box][piece], cfg)
             if np.median(red) > np.median((exact - ref_full[box][piece]) / unit):  # found by its redness:
-                if _above_ring(s_full, pieces, i, box) < float(sc.red_ring) * unit:  # a spot, not a redder zone
+                if above_ring(s_full, pieces, i, box) < float(sc.red_ring) * unit:  # a spot, not a redder zone
                     continue
             exact = np.maximum(exact, ref_full[box][piece] + red * np.float32(unit))
         exact = float(np.median(exact))
@@ -177,16 +177,6 @@ def _redness_refs(lab: np.ndarray, rock: np.ndarray, X: np.ndarray, shape: tuple
     fits = [np.linalg.lstsq(X[::7], lab[..., channel].reshape(-1)[::7], rcond=None)[0].astype(np.float32)
             for channel in (1, 0)]  # a*, L
     return fits[0], fits[1], resize_nearest(refs[0], shape), resize_nearest(refs[1], shape)
-
-
-def _above_ring(s_full: np.ndarray, pieces: np.ndarray, i: int, box: tuple, inner: int = 3, outer: int = 8) -> float:
-    """Median of ``s_full`` ((H, W) float32) over piece ``i`` of ``pieces`` ((H, W) int32 labels,
-    ``box`` its bounding slices) minus its median over the ring ``inner`` to ``outer`` px
-    around it (beyond the blur of a small body's edge)."""
-    big = tuple(slice(max(b.start - outer - 1, 0), b.stop + outer + 1) for b in box)
-    piece = pieces[big] == i
-    around = ndi.binary_dilation(piece, iterations=outer) & ~ndi.binary_dilation(piece, iterations=inner)
-    return float(np.median(s_full[big][piece]) - np.median(s_full[big][around]))
 
 
 def _outline_small_bodies(new: np.ndarray, mask: np.ndarray, pieces: np.ndarray, found: list,
