@@ -164,6 +164,27 @@ def test_specked_rock_glowing_like_epoxy_is_not_the_mount(shared_data):
     assert off.mean() > 0.3  # the rule off: the glowing rock is taken for the mount
 
 
+def test_the_uv_mount_does_not_grow_into_the_rock_glowing_beside_it(shared_data):
+    """0cm4j8 (UV): the epoxy is a bright yellow-green strip along the right edge, from
+    mid-height down; the rock beside it glows with it, half-way in colour (Lab about 7
+    units from the epoxy's mean on each of a*, L and b*). Growth within ``grow_dE`` 8 of
+    the seeds' colour keeps the mount to the strip (8 % of the picture); at 12 it spread
+    over a band of rock three times as wide (14 %)."""
+    path = shared_data / "challenge" / "images" / "0cm4j8.png"
+
+    def region(c):
+        rgb, full = read_for_segmentation(path, c)
+        return _region_of(rgb, c, full) == MOUNT
+
+    mount = region(load_config(["method=kmeans"]))
+    h, w = mount.shape
+    assert 0.04 < mount.mean() < 0.10, mount.mean()
+    assert mount[h // 2:, -w // 32:].mean() > 0.8  # the strip along the lower right edge
+    assert mount[:, : 3 * w // 4].mean() < 0.01  # the rock, left of the strip's neighbourhood
+    wide = region(load_config(["method=kmeans", "scene.grow_dE.uv=12"]))
+    assert wide.mean() > 0.12
+
+
 def _region_of(rgb, cfg, full):
     sample = prepare(rgb, cfg, "cpu", "", full)
     return scene_map(lab_of(sample.features, cfg.features), sample.light, cfg.scene)

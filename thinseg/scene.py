@@ -26,8 +26,9 @@ rule, at working resolution (``scene`` config node):
    the border (the chip never fills the field there).
 4. **Growth.** From the seeds the region grows (geodesically) into connected
    pixels that are fairly smooth (``grow_smooth``) and either loosely
-   mount-coloured or within ``grow_dE`` of the seeds' mean colour (a mount field
-   darkens or shifts hue across the picture), and, per light type, **clear of
+   mount-coloured or within ``grow_dE`` (per light type) of the seeds' mean colour (a
+   mount field darkens or shifts hue across the picture; under UV 8, not 12: rock beside
+   the epoxy glows with it, half-way in colour, 0cm4j8 14 % -> 8 %), and, per light type, **clear of
    specks** (``clear_of_specks``): the local density of small dark specks (a small
    grain, a pore) below ``speck_clear`` x the rock's. Epoxy is a clear medium; under
    UV, out-of-focus rock glowing with the epoxy that fills its pores is smooth and
@@ -163,7 +164,7 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
         return region
     mean_colour = ctx[seeds].mean(0)
     dE = np.sqrt(((ctx - mean_colour) ** 2).sum(-1))
-    grow = (S < per_light(cfg.grow_smooth, light)) & (loose | (dE < cfg.grow_dE))
+    grow = (S < per_light(cfg.grow_smooth, light)) & (loose | (dE < per_light(cfg.grow_dE, light)))
     grow &= limit
     clear = clear_of_specks(L, textured, cfg, light)
     mount = ndi.binary_propagation(seeds, mask=(grow & clear) | seeds)
