@@ -300,8 +300,9 @@ def test_a_faint_glow_under_uv_is_no_body_a_clear_fluorescent_one_is(icfg):
     inst = clusters_to_instances(labels, lab, "uv", rock, icfg, L.shape)
     assert inst.mask[80, 50] > 0 and inst.mask[80, 140] == 0
     icfg.min_inner = {"plain": 0.0, "uv": 0.0}
+    icfg.soft_min_sharpness = 0.0  # the glow is soft-edged too: that rule off as well
     off = clusters_to_instances(labels, lab, "uv", rock, icfg, L.shape)
-    assert off.mask[80, 50] > 0 and off.mask[80, 140] > 0  # the rule off: the glow is a blob
+    assert off.mask[80, 50] > 0 and off.mask[80, 140] > 0  # the rules off: the glow is a blob
 
 
 def test_an_orange_body_redder_than_the_rock_contrasts_a_brighter_patch_alone_does_not(icfg):
@@ -416,3 +417,24 @@ def test_a_dim_orange_spot_is_a_body_a_redder_patch_of_a_mottled_matrix_is_not(i
     icfg.orange_min_inner = 0.0
     off = clusters_to_instances(labels, lab, "uv", region, icfg, L.shape)
     assert off.mask[50, 50] == 0 and off.mask[50, 150] == 0
+
+
+def test_a_faint_soft_glow_under_uv_is_no_body_a_faint_sharp_one_is(icfg):
+    """Under UV a large blob just under one clear contrast (median ~0.95) whose edge ramps
+    down over 12 px (sharpness ~0.09: diffuse glow of the matrix, 0sb5pc) is dropped by
+    ``soft_max_inner`` / ``soft_min_sharpness``; the same plateau with a 2 px edge is a
+    body and kept; with the rule off both are kept."""
+    L = np.full((160, 260), 30.0, np.float32) + _noise((160, 260), 0.3)
+    yy, xx = np.mgrid[:160, :260]
+    for cx, ramp in ((65, 12.0), (195, 2.0)):
+        r = np.hypot(yy - 80, xx - cx)
+        level = np.clip(0.95 * (1 - (r - 18) / ramp), 0, 0.95)  # plateau of radius 18, then the ramp
+        level[r < 5] = 1.1  # a clear peak: the seed
+        L += 20.0 * level.astype(np.float32)  # uv_contrast 20: level in clear contrasts
+    lab, labels = _lab(L, a=5.0, b=40.0), np.zeros(L.shape, np.int64)
+    region = np.zeros(L.shape, np.uint8)
+    inst = clusters_to_instances(labels, lab, "uv", region, icfg, L.shape)
+    assert inst.mask[80, 65] == 0 and inst.mask[80, 195] > 0
+    icfg.soft_min_sharpness = 0.0
+    off = clusters_to_instances(labels, lab, "uv", region, icfg, L.shape)
+    assert off.mask[80, 65] > 0 and off.mask[80, 195] > 0

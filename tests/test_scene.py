@@ -334,3 +334,17 @@ def test_dim_orange_bodies_under_uv_are_kept_when_they_stand_out(shared_data, km
     assert not mask_off[470:485, 365:380].any() and not mask_off[477:490, 568:582].any()
     rgb, full = read_for_segmentation(shared_data / "challenge" / "images" / "0sb5pc.png", cfg)
     assert segment(rgb, seg, cfg, "0sb5pc", full).mask.max() == segment(rgb, seg, off, "0sb5pc", full).mask.max()
+
+
+def test_diffuse_orange_glow_of_the_matrix_is_no_body(shared_data, kmeans):
+    """0sb5pc (UV): the rock glows evenly orange, with brighter patches that have no edge
+    (median contrast 0.94-0.95, sharpness 0.09-0.11). They were two blobs of 8 000 and
+    35 000 px; ``soft_max_inner`` / ``soft_min_sharpness`` drop them, and no blob of the
+    picture is larger than 3 000 px (the largest left, 2 300 px, is the sharper orange
+    streak at the lower right)."""
+    cfg, seg = kmeans
+    rgb, full = read_for_segmentation(shared_data / "challenge" / "images" / "0sb5pc.png", cfg)
+    mask = segment(rgb, seg, cfg, "0sb5pc", full).mask
+    assert np.bincount(mask.ravel())[1:].max() < 3000
+    off = load_config(["method=kmeans", "eval.internal=false", "instances.soft_min_sharpness=0"])
+    assert np.bincount(segment(rgb, seg, off, "0sb5pc", full).mask.ravel())[1:].max() > 20000

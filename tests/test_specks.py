@@ -194,3 +194,26 @@ def test_small_orange_spots_are_found_by_their_redness_under_uv(icfg):
     off = icfg.copy()
     off.uv_red_contrast = 0.0
     assert _run(rgb, off, light="uv")[0].max() == 0
+
+
+def test_uv_noise_on_an_evenly_glowing_zone_is_no_small_body(icfg):
+    """Under UV a zone of the matrix glowing just under one clear contrast, with blotchy
+    noise a few px across (JPEG noise on 0sb5pc's orange glow), gives pieces that reach
+    the detection level but stand little above their surroundings: none is a small body
+    with ``specks.ring`` (UV 0.15); five are with the ring test off. A real spot 1.25
+    clear contrasts above the matrix is found either way."""
+    from scipy import ndimage as ndi
+    from skimage.color import lab2rgb
+
+    H, W = 400, 560
+    yy, xx = np.mgrid[:H, :W]
+    L = np.full((H, W), 35.0)
+    L[np.hypot(yy - 200, xx - 280) < 70] += 19.0  # the glowing zone: 0.95 of uv_contrast (20)
+    L += ndi.gaussian_filter(np.random.default_rng(0).normal(0, 1, (H, W)), 2.0) * 6.0
+    L[np.hypot(yy - 200, xx - 450) < 4] += 25.0  # a real spot on the matrix
+    rgb = lab2rgb(np.stack([L, np.full_like(L, 15.0), np.full_like(L, 50.0)], -1)).astype(np.float32)
+    out, _ = _run(rgb, icfg, light="uv")
+    assert out.max() == 1 and out[200, 450] > 0
+    icfg.specks.ring = {"plain": 0.0, "uv": 0.0}
+    off, _ = _run(rgb, icfg, light="uv")
+    assert off.max() >= 5 and off[200, 450] > 0

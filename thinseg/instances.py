@@ -110,7 +110,12 @@ mount (``thinseg.scene``).
    orange fluorescence is dimmer than yellow: 0pe3b9's two blurred orange bodies at
    0.84 / 0.90 stand 0.78 above theirs, 0tkcnf gains two and jeffroth_example1 one; the
    redder patches of the synthetic mottled matrix stand 0.25-0.39 above theirs and
-   0sb5pc's diffuse orange patches are soft-edged, 0.09); or, in plain light, touching the
+   0sb5pc's diffuse orange patches are soft-edged, 0.09); or diffuse glow: larger than
+   ``blur_area_frac``, fainter than ``soft_max_inner`` (UV 1.0, plain light off) and
+   softer-edged than ``soft_min_sharpness`` (0.12): 0sb5pc's evenly glowing matrix, its
+   brighter patches without an edge (median contrast 0.94-0.95, sharpness 0.09-0.11),
+   were blobs of 8 000 and 35 000 px; image1's lenses, as soft, are 1.9-4 clear contrasts
+   and no other challenge photograph, example or synthetic mask changes; or, in plain light, touching the
    border with a mean colour within ``plain_mount_dE`` of the mount's: a corner of the
    empty field beyond the chip, cut off from the mount found elsewhere (0dpocx's top
    right; an opaque grain is blacker than the field, and inside the picture a grain may
@@ -623,6 +628,8 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
     drop = (faint_edge | faint | medium | (area > cfg.max_area_frac * h * w)
             | (contact > cfg.max_mount_contact)
             | ((sharpness < cfg.min_sharpness) & (area > cfg.blur_area_frac * h * w))
+            | ((inner < per_light(cfg.get("soft_max_inner", 0), light))
+               & (sharpness < float(cfg.get("soft_min_sharpness", 0))) & (area > cfg.blur_area_frac * h * w))
             | ((length > cfg.max_elongation * thickness) & ~(inner >= streak_body)))
     lut = np.r_[0, np.where(drop, 0, idx)].astype(np.int32)
     return relabel_sequential(lut[ids])[0]

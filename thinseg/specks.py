@@ -35,7 +35,13 @@ plain light are lost that way. This step looks for them where they are sharp:
 3. **Checked exactly.** The Lab of the piece's own pixels is computed: its median
    score must be ``specks.contrast`` above the reference; under UV its chroma must
    reach ``uv_min_chroma`` (no glare, no white label) and its colour must not be the
-   mount's epoxy. A piece cut by the picture's edge is not taken.
+   mount's epoxy. A piece cut by the picture's edge is not taken. Every piece must stand
+   ``specks.ring`` clear contrasts (per light type; UV 0.15, plain light off) above its
+   own surroundings (3-8 px away, as for ``red_ring``): on an evenly glowing zone of the
+   matrix just under a clear contrast, JPEG noise reaches the detection level in pieces
+   that stand 0.04-0.11 above theirs (0sb5pc, once its diffuse glow is no blob: 6 such
+   pieces; image1's speck at its top right), while the small bodies of the other UV
+   photographs stand 0.23-0.89 above theirs.
 4. At most ``specks.max_count`` small bodies per image, the most contrasted first
    (a heavily specked matrix does not become hundreds of blobs). Each gets the next
    id, and the class of the light type (``fluorescent`` or ``opaque_dark``).
@@ -117,6 +123,7 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
     gap = int(sc.gap)
     epoxy_dE = float(cfg.uv_epoxy_dE)
     epoxy = lab[~rock].mean(0) if (light == UV and epoxy_dE > 0 and (~rock).any()) else None
+    ring_level = float(per_light(sc.get("ring", 0.0), light)) * unit
     found = []
     for i, box in enumerate(ndi.find_objects(pieces), start=1):
         if box is None or not (min_px <= area[i] < max_px):
@@ -135,6 +142,8 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
             continue
         px_lab = rgb2lab(np.clip(rgb[box][piece][:, None, :3], 0, 1))[:, 0, :]
         exact = blob_score(px_lab, light, chroma_weight).astype(np.float32)
+        if ring_level > 0 and above_ring(s_full, pieces, i, box) < ring_level:  # a spot, not noise on a glow
+            continue
         if redness is not None:
             red = redness_contrast(px_lab[:, 1], px_lab[:, 0], redness[2][box][piece], redness[3][box][piece], cfg)
             if np.median(red) > np.median((exact - ref_full[box][piece]) / unit):  # found by its redness:
