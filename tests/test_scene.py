@@ -238,11 +238,12 @@ def test_a_uv_lens_dimming_along_its_streaks_stays_one_body(shared_data, kmeans)
 
 def test_merged_uv_pieces_are_judged_again_as_a_whole(shared_data, kmeans):
     """image1 (UV), brightness contrast alone (``uv_red_contrast`` 0, so that only the
-    merge passes differ): the lower right lens (label 10) is six watershed pieces; one
-    merge pass leaves two, which, judged again with their merged median and spread,
-    merge in the next (best IoU 0.83 with ``merge_rounds.uv`` 4, 0.67 with one pass)."""
+    merge passes differ) and the step between pieces held at 0.25 (at the default 0.35
+    one pass merges this lens already): the lower right lens (label 10) is six watershed
+    pieces; one merge pass leaves two, which, judged again with their merged median and
+    spread, merge in the next (best IoU 0.83 with ``merge_rounds.uv`` 4, 0.67 with one pass)."""
     folder = shared_data / "challenge" / "examples"
-    base = ["method=kmeans", "eval.internal=false", "instances.uv_red_contrast=0"]
+    base = ["method=kmeans", "eval.internal=false", "instances.uv_red_contrast=0", "instances.merge_max_step.uv=0.25"]
     cfg, seg = kmeans
     rgb, full = read_for_segmentation(folder / "image1.jpg", cfg)
     truth = (np.load(folder / "image1_mask.npy") == 10).astype(np.int32)
@@ -250,6 +251,23 @@ def test_merged_uv_pieces_are_judged_again_as_a_whole(shared_data, kmeans):
     assert best_iou_per_blob(truth, segment(rgb, seg, rounds, "image1", full).mask)[0][0] > 0.78
     one = load_config(base + ["instances.merge_rounds.uv=1"])
     assert best_iou_per_blob(truth, segment(rgb, seg, one, "image1", full).mask)[0][0] < 0.72
+
+
+def test_a_uv_lamina_brighter_in_places_stays_one_body(shared_data, kmeans):
+    """image1 (UV): the big orange lamina (label 9, 44 000 px, one polygon) glows unevenly:
+    its pieces' median contrasts differ by 0.26-0.28 of the brighter one, and it was cut
+    into a main piece, its right tail and lower-left lobes (best IoU 0.59). With
+    ``merge_max_step.uv`` 0.35 they merge (0.76 or more); the yellow lenses touching it
+    stay apart by colour (dE 37-40)."""
+    folder = shared_data / "challenge" / "examples"
+    cfg, seg = kmeans
+    rgb, full = read_for_segmentation(folder / "image1.jpg", cfg)
+    labels = np.load(folder / "image1_mask.npy")
+    best = best_iou_per_blob(labels, segment(rgb, seg, cfg, "image1", full).mask)[0]
+    ids = np.unique(labels)[1:]
+    assert best[list(ids).index(9)] > 0.7 and best.mean() > 0.83
+    tight = load_config(["method=kmeans", "eval.internal=false", "instances.merge_max_step.uv=0.25"])
+    assert best_iou_per_blob(labels, segment(rgb, seg, tight, "image1", full).mask)[0][list(ids).index(9)] < 0.62
 
 
 def test_orange_bodies_redder_than_the_rock_are_found_under_uv(shared_data, kmeans):

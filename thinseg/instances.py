@@ -70,7 +70,9 @@ mount (``thinseg.scene``).
    boundary is no valley (mean contrast there >= ``merge_ratio`` x the weaker piece's
    median; per light type: plain 0.9, packed grains part at shallow seams; UV 0.8, a
    fluorescent lens dims along its own streaks, image1's right lens), no neck (at least
-   ``merge_min_neck`` x the smaller piece's equivalent diameter long), no step (median contrasts within ``merge_max_step``) and no colour
+   ``merge_min_neck`` x the smaller piece's equivalent diameter long), no step (median contrasts within ``merge_max_step`` of the larger, per light
+   type: plain 0.25; UV 0.35, a lamina glows unevenly, image1's orange lamina was four
+   pieces at steps of 0.26-0.28) and no colour
    change (mean Lab within ``merge_max_dE``) are merged again; a dip at the boundary
    within ``merge_texture`` x the pieces' own spread of contrast (median absolute
    deviation) is texture, no valley (a streaky grey body, a lens with bright streaks),
@@ -538,7 +540,7 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg, lab: np.ndarray |
     ids = _with_orphans(ids, fg)  # pieces without a core keep an id of their own
     kind_ratio = {SHINY_GREY: float(cfg.merge_ratio_shiny)} if float(cfg.merge_ratio_shiny) > 0 else None
     merge = dict(ratio=per_light(cfg.merge_ratio, light), min_neck=float(cfg.merge_min_neck),
-                 max_step=float(cfg.merge_max_step), lab=lab, max_dE=float(cfg.merge_max_dE),
+                 max_step=float(per_light(cfg.merge_max_step, light)), lab=lab, max_dE=float(cfg.merge_max_dE),
                  texture=float(cfg.merge_texture), piece_kind=kind, kind_ratio=kind_ratio)
     for _ in range(max(1, int(per_light(cfg.merge_rounds, light)))):  # merged pieces are judged again as wholes
         n_before = int(ids.max())
