@@ -366,3 +366,20 @@ def test_diffuse_orange_glow_of_the_matrix_is_no_body(shared_data, kmeans):
     assert np.bincount(mask.ravel())[1:].max() < 3000
     off = load_config(["method=kmeans", "eval.internal=false", "instances.soft_min_sharpness=0"])
     assert np.bincount(segment(rgb, seg, off, "0sb5pc", full).mask.ravel())[1:].max() > 20000
+
+
+def test_hazy_smudges_of_out_of_focus_rock_are_no_shiny_grey_bodies(shared_data, kmeans):
+    """0end6y (plain light): the chip's lower lobe is out of focus, its hazy blue-grey rim
+    bluer than the rock; small smudges there (under 0.2 % of the picture, sharpness
+    0.03-0.05) were shiny grey blobs. With the blur test at any size (``blur_area_frac``
+    0) 0end6y keeps at most 4 blobs (7 before), and image2's shiny grey bodies (sharpness
+    0.08-0.21) keep their score."""
+    cfg, seg = kmeans
+    rgb, full = read_for_segmentation(shared_data / "challenge" / "images" / "0end6y.png", cfg)
+    assert segment(rgb, seg, cfg, "0end6y", full).mask.max() <= 4
+    small_only = load_config(["method=kmeans", "eval.internal=false", "instances.blur_area_frac=0.002"])
+    assert segment(rgb, seg, small_only, "0end6y", full).mask.max() >= 7
+    folder = shared_data / "challenge" / "examples"
+    rgb, full = read_for_segmentation(folder / "image2.jpg", cfg)
+    labels = np.load(folder / "image2_mask.npy")
+    assert best_iou_per_blob(labels, segment(rgb, seg, cfg, "image2", full).mask)[0].mean() > 0.75

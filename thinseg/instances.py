@@ -92,7 +92,11 @@ mount (``thinseg.scene``).
 5. **Bounded bodies only** (``filter_shapes``): an instance is dropped when it is not
    a body: larger than ``max_area_frac`` of the picture (a field); out of focus (mean
    contrast gradient on its outline / its median contrast below ``min_sharpness``)
-   while larger than ``blur_area_frac``; a thin streak (long axis over
+   while larger than ``blur_area_frac`` (0 = at any size: small hazy smudges of
+   out-of-focus plain-light rock, 0end6y's chip rim, 0oy8vd, 0nldci, 1lfusq, were shiny
+   grey blobs at sharpness 0.03-0.05, while image2's shiny grey bodies are at 0.08-0.21;
+   0end6y 7 -> 4 blobs, 0oy8vd 23 -> 21, 0nldci 36 -> 35, 1lfusq 22 -> 21, the examples
+   and seed 1's synthetic masks unchanged); a thin streak (long axis over
    ``max_elongation`` x its thickness, e.g. a crack) unless its median contrast reaches
    ``streak_body_contrast`` of the light type (UV 2.0: a band fluorescing that brightly
    is organic matter, not an epoxy-filled crack; tomjiao480_009's yellow bands at 3.6
@@ -113,7 +117,7 @@ mount (``thinseg.scene``).
    0.84 / 0.90 stand 0.78 above theirs, 0tkcnf gains two and jeffroth_example1 one; the
    redder patches of the synthetic mottled matrix stand 0.25-0.39 above theirs and
    0sb5pc's diffuse orange patches are soft-edged, 0.09); or diffuse glow: larger than
-   ``blur_area_frac``, fainter than ``soft_max_inner`` (UV 1.0, plain light off) and
+   ``blur_area_frac`` (any size), fainter than ``soft_max_inner`` (UV 1.0, plain light off) and
    softer-edged than ``soft_min_sharpness`` (0.12): 0sb5pc's evenly glowing matrix, its
    brighter patches without an edge (median contrast 0.94-0.95, sharpness 0.09-0.11),
    were blobs of 8 000 and 35 000 px; image1's lenses, as soft, are 1.9-4 clear contrasts
