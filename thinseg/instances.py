@@ -637,8 +637,7 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
             | ((inner < per_light(cfg.get("soft_max_inner", 0), light))
                & (sharpness < float(cfg.get("soft_min_sharpness", 0))) & (area > cfg.blur_area_frac * h * w))
             | ((length > cfg.max_elongation * thickness) & ~(inner >= streak_body)))
-    lut = np.r_[0, np.where(drop, 0, idx)].astype(np.int32)
-    return relabel_sequential(lut[ids])[0]
+    return drop_blobs(ids, drop)[0]
 
 
 def drop_blobs(mask: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
