@@ -39,3 +39,14 @@ def test_run_folder_layout_and_tensorboard_logs(tmp_path, synthetic_dir):
     assert {"dfc/sim", "dfc/con", "dfc/eq", "dfc/n_labels", "final/mean_best_iou"} <= scalars
     assert "dfc/labels" in images
     assert "dfc:\n  mode: dataset" in (run_dir / "config.yaml").read_text()
+
+
+def test_a_run_from_a_given_checkpoint_keeps_its_own_copy_and_the_same_masks(tmp_path, synthetic_dir):
+    tiny = ["method=dfc", f"data.dir={synthetic_dir}", f"run.root={tmp_path}", "dfc.channels=16", "dfc.n_classes=16",
+            "dfc.train.iterations=4", "dfc.train.crop=48", "export.progress=false"]
+    first = run(load_config(tiny + ["run.name=trained"]))
+    again = run(load_config(tiny + ["run.name=reused", f"dfc.checkpoint={first / 'model_dfc.ckpt'}"]))
+    assert (again / "model_dfc.ckpt").exists()
+    assert json.loads((again / "scores.json").read_text())["train_seconds"] == 0.0
+    for mask in sorted((first / "export").glob("*_mask.npy")):
+        assert np.array_equal(np.load(mask), np.load(again / "export" / mask.name)), mask.name

@@ -11,7 +11,7 @@ from research.selftrain.model import UNet
 from research.selftrain.pseudo import IGNORE, pseudo_labels
 from research.selftrain.train import class_weights
 from thinseg.imageio import list_images, load_image
-from thinseg.instances import blob_map_to_instances
+from thinseg.instances import blob_map_to_instances, clusters_to_instances
 from thinseg.pipeline import prepare, segment
 from thinseg.scene import MOUNT
 from thinseg.segmenter import Segmenter, build_segmenter, register
@@ -179,6 +179,29 @@ def test_checkpoint_round_trip_gives_identical_masks(trained, synthetic_dir):
         assert a.max() > 0 and np.array_equal(a, b)
     via_ready, fit_s = build_segmenter(load_config(TINY + [f"selftrain.checkpoint={path}"])).ready(lambda: [])
     assert fit_s == 0.0 and not via_ready.needs_fit
+
+
+def test_the_rock_maps_are_computed_once_per_image_and_change_nothing(trained, synthetic_dir, monkeypatch):
+    """The network's guide channels and the pipeline's instance step read one set of maps
+    (thinseg.imagemaps): one scene map and one blob contrast per image, not one each."""
+    import thinseg.imagemaps as imagemaps
+    from thinseg.instances import rock_maps
+
+    cfg, seg, _ = trained
+    p = list_images(synthetic_dir)[0]
+    before = segment(load_image(p), seg, cfg).mask
+    calls = []
+    monkeypatch.setattr(imagemaps, "rock_maps", lambda *a: calls.append(1) or rock_maps(*a))
+    after = segment(load_image(p), seg, cfg).mask
+    assert len(calls) == 1 and np.array_equal(before, after) and after.max() > 0
+    sample = prepare(load_image(p), cfg)
+    first = imagemaps.image_maps(sample, cfg)
+    assert imagemaps.image_maps(sample, cfg) is first and len(calls) == 2
+    lab, region, maps = first
+    labels = np.asarray(build_segmenter(load_config(["method=kmeans", "features.max_side=128"])).predict(sample))
+    given = clusters_to_instances(labels, lab, sample.light, region, cfg.instances, lab.shape[:2], maps)
+    own = clusters_to_instances(labels, lab, sample.light, region, cfg.instances, lab.shape[:2])
+    assert np.array_equal(given.ids, own.ids) and np.array_equal(given.contrast, own.contrast)
 
 
 def test_training_is_deterministic_and_wrong_checkpoint_refused(synthetic_dir, tmp_path):

@@ -706,6 +706,32 @@ def _light_maps(lab: np.ndarray, light: str, rock: np.ndarray, cfg) -> tuple:
     return None, dyed_epoxy(lab, cfg)
 
 
+@dataclass
+class RockMaps:
+    """The blob decision's per-image maps against the rock (module docstring, step 1),
+    computed once per image (``rock_maps``) and shared by the instance step, the small-body
+    step and a method that reads them (``thinseg.imagemaps``). reference: (h, w) float32
+    ``matrix_reference``; red_refs: UV ``redness_references`` or None; dye: plain-light
+    (h, w) bool ``dyed_epoxy`` or None; contrast: (h, w) float32 ``blob_contrast``; kind:
+    (h, w) int8 its class index."""
+
+    reference: np.ndarray
+    red_refs: tuple | None
+    dye: np.ndarray | None
+    contrast: np.ndarray
+    kind: np.ndarray
+
+
+def rock_maps(lab: np.ndarray, light: str, region: np.ndarray, cfg) -> RockMaps:
+    """:class:`RockMaps` of one image. lab: (h, w, 3) float32 Lab; light: ``uv`` or
+    ``plain``; region: (h, w) uint8 scene map; cfg: the ``instances`` node."""
+    rock = region != MOUNT
+    reference = matrix_reference(lab, light, rock, cfg)
+    red_refs, dye = _light_maps(lab, light, rock, cfg)
+    contrast, kind = blob_contrast(lab, light, rock, cfg, reference, dye, red_refs)
+    return RockMaps(reference, red_refs, dye, contrast, kind)
+
+
 def _redness_map(lab: np.ndarray, red_refs: tuple | None, cfg) -> np.ndarray | None:
     """(h, w) float32 UV redness contrast of every pixel (``redness_contrast``), or None
     where there are no redness references (plain light, or the redness contrast off)."""
@@ -715,7 +741,7 @@ def _redness_map(lab: np.ndarray, red_refs: tuple | None, cfg) -> np.ndarray | N
 
 
 def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, region: np.ndarray, cfg,
-                          out_shape: tuple[int, int]) -> Instances:
+                          out_shape: tuple[int, int], maps: RockMaps | None = None) -> Instances:
     """The whole blob decision and instance step for one image.
 
     Args:
@@ -723,11 +749,11 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
         lab: (h, w, 3) float32 Lab at working resolution.
         light: ``uv`` or ``plain``. region: (h, w) uint8 scene map (``thinseg.scene``).
         cfg: the ``instances`` node. out_shape: (H, W) of the original image.
+        maps: the image's :class:`RockMaps` when the caller has them (computed here if None).
     """
     rock = region != MOUNT
-    reference = matrix_reference(lab, light, rock, cfg)
-    red_refs, dye = _light_maps(lab, light, rock, cfg)
-    contrast, kind = blob_contrast(lab, light, rock, cfg, reference, dye, red_refs)
+    maps = rock_maps(lab, light, region, cfg) if maps is None else maps
+    reference, red_refs, dye, contrast, kind = maps.reference, maps.red_refs, maps.dye, maps.contrast, maps.kind
     # a cluster of dark grains and dyed pores is judged on its grains (the pores' contrast is vetoed)
     decision = choose_foreground(labels, contrast, rock if dye is None else rock & ~dye, cfg, light)
     allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
@@ -747,7 +773,7 @@ BM_BACKGROUND, BM_BLOB, BM_BOUNDARY, BM_MOUNT = range(4)
 
 
 def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, region: np.ndarray, cfg,
-                          out_shape: tuple[int, int]) -> Instances:
+                          out_shape: tuple[int, int], maps: RockMaps | None = None) -> Instances:
     """Instances from a method that outputs the blob decision itself (``Segmenter.output ==
     "blob_map"``) instead of clusters, with the shared pieces of ``clusters_to_instances``.
 
@@ -767,6 +793,7 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
         blob_map: (h, w) int labels 0 background, 1 blob, 2 boundary, 3 mount (``BLOB_MAP_CLASSES``).
         lab: (h, w, 3) float32 Lab. light: ``uv`` or ``plain``. region: (h, w) uint8 scene map.
         cfg: the ``instances`` node. out_shape: (H, W) of the original image.
+        maps: the image's :class:`RockMaps` when the caller has them (computed here if None).
     Returns:
         :class:`Instances`; ``clusters`` = majority blob-map class of each blob, ``classes`` from
         the contrast's kind; ``decision`` marks classes 1 and 2 as blob classes.
@@ -774,9 +801,8 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     blob_map = np.asarray(blob_map)
     h, w = blob_map.shape
     rock = (region != MOUNT) & (blob_map != BM_MOUNT)
-    reference = matrix_reference(lab, light, region != MOUNT, cfg)
-    red_refs, dye = _light_maps(lab, light, region != MOUNT, cfg)
-    contrast, kind = blob_contrast(lab, light, region != MOUNT, cfg, reference, dye, red_refs)
+    maps = rock_maps(lab, light, region, cfg) if maps is None else maps
+    reference, red_refs, dye, contrast, kind = maps.reference, maps.red_refs, maps.dye, maps.contrast, maps.kind
     interior = (blob_map == BM_BLOB) & rock
     reach = max(1, int(round(per_light(cfg.expand, light))))
     near = ndi.binary_dilation(interior, iterations=reach) if interior.any() else interior

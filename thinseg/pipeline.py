@@ -12,15 +12,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .features import lab_of, smoothed_rgb, pixel_features, to_working_tensor, working_size
+from .features import smoothed_rgb, pixel_features, to_working_tensor, working_size
 from .imageio import ImageLoadError, image_shape, load_image
 from .glare import glare_fringes
+from .imagemaps import image_maps
 from .instances import blob_map_to_instances, clusters_to_instances, drop_blobs, resize_nearest
 from .light import classify_light
 from .annotations import drop_annotated, scale_bar_zone
 from .outlines import refine_outlines
 from .specks import find_small_bodies, speck_class
-from .scene import MOUNT, scene_map
+from .scene import MOUNT
 from .segmenter import Segmenter, WorkingImage
 
 
@@ -101,12 +102,11 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
     if labels.shape != tuple(sample.features.shape[:2]):
         raise RuntimeError(f"{segmenter.name}.predict returned shape {labels.shape}, expected {tuple(sample.features.shape[:2])}")
     t2 = time.perf_counter()
-    lab = lab_of(sample.features, cfg.features)
-    region = scene_map(lab, sample.light, cfg.scene)
+    lab, region, maps = image_maps(sample, cfg)  # computed once, also when the method read them
     if segmenter.output == "blob_map":  # the method's labels are the blob decision itself
-        inst = blob_map_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape)
+        inst = blob_map_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape, maps)
     else:  # cluster labels: the shared contrast-based decision picks the blob pixels
-        inst = clusters_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape)
+        inst = clusters_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape, maps)
     if cfg.instances.refine.enabled:  # outlines at the decoded resolution
         mask = refine_outlines(inst.ids, inst.contrast, lab, inst.classes, rgb, region, sample.light, cfg.instances)
     else:

@@ -20,7 +20,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
 import numpy as np
@@ -38,12 +38,16 @@ class WorkingImage:
 
     image: (1, 3, h, w) float32 RGB tensor in [0, 1]. features: (h, w, C) float32
     tensor (``thinseg.features``). light: ``uv`` or ``plain``. name: file stem.
+    maps: the per-image maps that several stages use, filled on first use by
+    ``thinseg.imagemaps.image_maps`` (a method that reads them, and the pipeline after it,
+    then compute them once).
     """
 
     image: torch.Tensor
     features: torch.Tensor
     light: str
     name: str = ""
+    maps: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def reservoir_images(samples: Iterable[WorkingImage], cap: int, seed: int) -> list[torch.Tensor]:

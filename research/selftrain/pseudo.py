@@ -1,8 +1,8 @@
 """Pseudo-labels for ``method=selftrain``: where label-free pipelines agree.
 
 Each training image goes through the pipelines named in ``selftrain.pseudo.methods``
-(default KMeans and GMM, one model per image) and the shared steps (``lab_of``,
-``scene_map``, ``clusters_to_instances``) at working resolution. Their instance maps
+(default KMeans and GMM, one model per image) and the shared steps (``image_maps``:
+Lab, scene map and rock maps once per image; ``clusters_to_instances``) at working resolution. Their instance maps
 become one per-pixel target (``pseudo_labels``) in the classes of a blob map
 (``thinseg.instances.BLOB_MAP_CLASSES``): 0 background, 1 blob interior, 2 boundary,
 3 mount, and ``IGNORE`` (255) where the pipelines disagree.
@@ -14,9 +14,9 @@ from omegaconf import OmegaConf
 from scipy import ndimage as ndi
 from skimage.segmentation import find_boundaries
 
-from thinseg.features import lab_of
+from thinseg.imagemaps import image_maps
 from thinseg.instances import BM_BACKGROUND, BM_BLOB, BM_BOUNDARY, BM_MOUNT, clusters_to_instances
-from thinseg.scene import MOUNT, scene_map
+from thinseg.scene import MOUNT
 from thinseg.segmenter import Segmenter, WorkingImage, build_segmenter
 
 IGNORE = 255
@@ -89,11 +89,10 @@ def pipeline_instances(sample: WorkingImage, segs: list[Segmenter], cfg) -> tupl
     """Instance ids at working resolution of each pipeline on one sample, and the scene map.
 
     Returns ([(h, w) int32 per pipeline], (h, w) uint8 region)."""
-    lab = lab_of(sample.features, cfg.features)
-    region = scene_map(lab, sample.light, cfg.scene)
+    lab, region, rock = image_maps(sample, cfg)  # once per image, shared by the pipelines
     shape = tuple(lab.shape[:2])
     maps = [clusters_to_instances(np.asarray(s.predict(sample), np.int64), lab, sample.light, region, cfg.instances,
-                                  shape).ids for s in segs]
+                                  shape, rock).ids for s in segs]
     return maps, region
 
 

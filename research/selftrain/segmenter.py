@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from thinseg.features import lab_of, pixel_features
-from thinseg.instances import blob_contrast
-from thinseg.scene import MOUNT, scene_map
+from thinseg.features import pixel_features
+from thinseg.imagemaps import image_maps
+from thinseg.scene import MOUNT
 from thinseg.segmenter import (Segmenter, WorkingImage, read_torch_checkpoint, register, reservoir,
                                with_stored_params)
 
@@ -50,9 +50,8 @@ def guide_channels(sample: WorkingImage, cfg) -> torch.Tensor:
     clipped to [-2, 4] and halved) and the mount indicator of the scene map. A small U-Net
     cannot compute a per-image matrix percentile from crops; given it, it learns where the
     pipelines' decision holds."""
-    lab = lab_of(sample.features, cfg.features)
-    region = scene_map(lab, sample.light, cfg.scene)
-    contrast, _ = blob_contrast(lab, sample.light, region != MOUNT, cfg.instances)
+    _, region, maps = image_maps(sample, cfg)  # shared with the pipeline's instance step
+    contrast = maps.contrast
     return torch.stack([torch.from_numpy(np.clip(contrast, -2.0, 4.0) / 2.0).float(),
                         torch.from_numpy((region == MOUNT).astype(np.float32))])
 
