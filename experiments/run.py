@@ -65,8 +65,6 @@ def run(cfg) -> Path:
     segmenter, train_seconds = segmenter.ready(lambda: prepared_images(images, cfg, segmenter.device),
                                                save_to=checkpoint, reuse=False, save_always=True,
                                                log=TensorBoardLog(writer), progress=bool(cfg.export.progress))
-    if not checkpoint.exists():  # METHOD.checkpoint was given and loaded: the run folder keeps its own copy
-        segmenter.save(checkpoint)
     print(f"[run] fitted {cfg.method} on {len(images)} images in {train_seconds:.1f} s; checkpoint {checkpoint}")
 
     export_cfg = cfg.copy()

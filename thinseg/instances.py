@@ -688,9 +688,6 @@ class Instances:
     contrast: np.ndarray
     decision: BlobDecision
     out_shape: tuple[int, int]
-    reference: np.ndarray | None = None  # (h, w) float32 ``matrix_reference`` of the blob score
-    red_refs: tuple | None = None  # UV: ``redness_references`` ((h, w) float32 a*, L), else None
-    dye: np.ndarray | None = None  # plain light: (h, w) bool ``dyed_epoxy``, else None
 
     @property
     def mask(self) -> np.ndarray:
@@ -753,7 +750,7 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
     """
     rock = region != MOUNT
     maps = rock_maps(lab, light, region, cfg) if maps is None else maps
-    reference, red_refs, dye, contrast, kind = maps.reference, maps.red_refs, maps.dye, maps.contrast, maps.kind
+    red_refs, dye, contrast, kind = maps.red_refs, maps.dye, maps.contrast, maps.kind
     # a cluster of dark grains and dyed pores is judged on its grains (the pores' contrast is vetoed)
     decision = choose_foreground(labels, contrast, rock if dye is None else rock & ~dye, cfg, light)
     allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
@@ -765,7 +762,7 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
         ids = np.where(rock, expand_labels(ids, expand), 0).astype(np.int32)
     clusters = blob_clusters(ids, labels)
     classes = blob_clusters(ids, kind.astype(np.int64))
-    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape), reference, red_refs, dye)
+    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape))
 
 
 BLOB_MAP_CLASSES = ("background", "blob", "boundary", "mount")  # labels of a ``blob_map`` (Segmenter.output)
@@ -802,7 +799,7 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     h, w = blob_map.shape
     rock = (region != MOUNT) & (blob_map != BM_MOUNT)
     maps = rock_maps(lab, light, region, cfg) if maps is None else maps
-    reference, red_refs, dye, contrast, kind = maps.reference, maps.red_refs, maps.dye, maps.contrast, maps.kind
+    red_refs, contrast, kind = maps.red_refs, maps.contrast, maps.kind
     interior = (blob_map == BM_BLOB) & rock
     reach = max(1, int(round(per_light(cfg.expand, light))))
     near = ndi.binary_dilation(interior, iterations=reach) if interior.any() else interior
@@ -829,4 +826,4 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     decision = BlobDecision(np.array([False, True, True, False]), med, counts)
     clusters = blob_clusters(ids, labels)
     classes = blob_clusters(ids, kind.astype(np.int64))
-    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape), reference, red_refs, dye)
+    return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape))

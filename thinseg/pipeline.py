@@ -114,7 +114,7 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
     clusters, classes = inst.clusters, inst.classes
     if cfg.instances.specks.enabled:  # small bodies at the decoded resolution
         mask, at = find_small_bodies(mask, rgb, smoothed_rgb(sample.image, cfg.features), lab, region,
-                                     sample.light, cfg.instances, inst.reference, inst.red_refs, inst.dye)
+                                     sample.light, cfg.instances, maps.reference, maps.red_refs, maps.dye)
         h, w = labels.shape
         clusters = np.r_[clusters, labels[(at[:, 0] * h) // mask.shape[0], (at[:, 1] * w) // mask.shape[1]]]
         classes = np.r_[classes, np.full(len(at), speck_class(sample.light), classes.dtype)]

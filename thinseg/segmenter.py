@@ -128,7 +128,8 @@ class Segmenter:
               save_always: bool = False, log: "Log | None" = None, progress: bool = False) -> tuple["Segmenter", float]:
         """The fit policy, the same for every method (export and experiment runs):
 
-        1. ``METHOD.checkpoint`` set: load that checkpoint;
+        1. ``METHOD.checkpoint`` set: load that checkpoint (saved to ``save_to`` as well when
+           ``save_always``, so a run folder always holds its model);
         2. ``save_to`` exists and ``reuse``: load it (a resumed export);
         3. ``needs_fit``: fit on ``samples()`` (a fresh stream), save to ``save_to``;
         4. otherwise (a per-image method): as it is (saved when ``save_always``).
@@ -139,7 +140,10 @@ class Segmenter:
         path = Path(given) if given else (own if own is not None and reuse and own.exists() else None)
         if path is not None:
             print(f"[{self.name}] loading checkpoint {path}", file=sys.stderr)
-            return type(self).load(path, self.cfg, self.device), 0.0
+            loaded = type(self).load(path, self.cfg, self.device)
+            if save_always and own is not None and own.resolve() != path.resolve():
+                loaded.save(own)
+            return loaded, 0.0
         if not self.needs_fit:
             if save_always and own is not None:
                 self.save(own)

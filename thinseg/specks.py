@@ -80,7 +80,7 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
         reference: (h, w) float32 ``matrix_reference`` of the blob decision (computed here
             when not given).
         red_refs, dye: the blob decision's ``redness_references`` (UV) and ``dyed_epoxy``
-            (plain light) (``Instances.red_refs`` / ``.dye``; computed here when not given).
+            (plain light) (``RockMaps.red_refs`` / ``.dye``; computed here when not given).
     Returns:
         ((H, W) int32 ids 1..N+k with the k small bodies appended, (k, 2) int64 one
         (row, col) pixel of each of them, in id order).
