@@ -52,3 +52,21 @@ def test_ablation_tables_choice_and_resume(tmp_path, synthetic_dir):
     again = run_ablation(spec, out, [f"data.dir={synthetic_dir}", f"run.root={root}"])
     assert (out / "gmm_k=5" / "scores.json").stat().st_mtime_ns == stamp
     assert again["chosen"] == chosen
+
+
+def test_seed_spread_groups_the_seeds_of_a_method_and_reports_their_range(tmp_path):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from seed_spread import spread_rows
+
+    for name, iou in (("dfc_seed=0", 0.70), ("dfc_seed=1", 0.60), ("dfc_seed=2", 0.65),
+                      ("kmeans_seed=0", 0.75), ("kmeans_seed=1", 0.75), ("gmm", 0.9)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "scores.json").write_text(json.dumps({"mean": {"mean_best_iou": iou, "recall50": iou + 0.1}}))
+    (tmp_path / "stego_seed=0").mkdir()  # unfinished cell: no scores yet
+    rows = spread_rows(tmp_path, tmp_path / "no_examples_here")
+    dfc = [r for r in rows if r.startswith("| dfc | mean best IoU")]
+    assert dfc == ["| dfc | mean best IoU | 0,1,2 | 0.700 / 0.600 / 0.650 | 0.650 | 0.100 |"]
+    assert any(r.startswith("| kmeans | recall@0.5 | 0,1 | 0.850 / 0.850 |") and r.endswith("| 0.000 |") for r in rows)
+    assert not any("gmm" in r or "stego" in r for r in rows)  # no seed in the name / not finished
