@@ -18,7 +18,9 @@ kmeans k=3 (the most compact clusters) with a regret of 0.121 mean best IoU; agr
 alone picked kmeans k=5, regret 0.000. On synthetic truth agreement alone also stays
 within 0.05 of the best run (README, "Ablation and label-free model choice"). Agreement
 depends on the candidate set (a method with many near-copies looks consensual): run the
-ablation over distinct methods, as ``methods.yaml`` does.
+ablation over distinct methods, as ``methods.yaml`` does. Exact copies (cells with
+identical masks, e.g. a setting that does not reach them) count as one candidate
+(``experiments.ablation.cell_agreement``).
 
 Silhouette and Davies-Bouldin are computed for every method in the same shared
 feature space (``thinseg.features``: Lab, context Lab, gradient, texture) on the

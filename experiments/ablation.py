@@ -12,7 +12,8 @@ Reruns skip cells whose ``scores.json`` exists.
 
 Then, across cells: internal scores, truth scores where the images have truth,
 train seconds, export seconds per image, and the cross-method agreement (ARI of
-instance masks on a seeded sample of 20000 pixels per image, mean over images).
+instance masks on a seeded sample of 20000 pixels per image, mean over images; cells
+with identical masks count as one candidate, ``cell_agreement``).
 ``eval.selection.choose`` picks the final model from the internal signals only;
 where truth exists the table says how far the choice is from the best cell,
 for the rule, for the equal-weight rank of before and for each signal alone. Writes ``OUT/ablation.md``,
@@ -75,14 +76,16 @@ def _mask_pairs(dirs: dict[str, Path]):
     return names, images
 
 
-def agreement_matrix(run_dirs: dict[str, Path], seed: int = 0) -> tuple[list[str], np.ndarray]:
+def agreement_matrix(run_dirs: dict[str, Path], seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Mean ARI between every pair of cells' instance masks over the images both wrote.
 
-    Returns (cell names, (n, n) float64 matrix with 1 on the diagonal)."""
+    Returns (cell names, (n, n) float64 matrix with 1 on the diagonal, (n, n) bool: the two
+    cells wrote identical masks on every image both wrote)."""
     names, images = _mask_pairs(run_dirs)
     n = len(names)
     mat = np.eye(n)
     sums, counts = np.zeros((n, n)), np.zeros((n, n))
+    same = np.ones((n, n), bool)
     for img in images:
         masks = {}
         for i, name in enumerate(names):
@@ -93,12 +96,42 @@ def agreement_matrix(run_dirs: dict[str, Path], seed: int = 0) -> tuple[list[str
             if masks[i].shape == masks[j].shape:
                 sums[i, j] += agreement(masks[i], masks[j], AGREEMENT_SAMPLE, seed)
                 counts[i, j] += 1
+            same[i, j] = same[j, i] = same[i, j] and np.array_equal(masks[i], masks[j])
     with np.errstate(invalid="ignore"):
         upper = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     iu = np.triu_indices(n, 1)
     mat[iu] = upper[iu]
     mat[(iu[1], iu[0])] = upper[iu]
-    return names, mat
+    same &= (counts + counts.T > 0) | np.eye(n, dtype=bool)  # never compared: not the same
+    return names, mat, same
+
+
+def cell_agreement(mat: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """(n,) float64 agreement of each cell: its mean ARI with the other candidates, where
+    cells with identical masks count as one candidate (the mean over a group of copies),
+    and its own copies do not count. Without this, k copies of one method (cells whose
+    setting does not reach the masks) agree perfectly with each other and win the
+    label-free choice on that alone. NaN where a cell has no other candidate.
+
+    mat: (n, n) float64 ``agreement_matrix`` ARI; same: (n, n) bool identical masks."""
+    n = len(mat)
+    group = np.full(n, -1)
+    for i in range(n):  # identical masks are an equivalence: label the classes
+        if group[i] < 0:
+            group[same[i] & (group < 0)] = i
+    out = np.full(n, np.nan)
+    for i in range(n):
+        per_group = []
+        for g in np.unique(group):
+            if g == group[i]:
+                continue
+            vals = mat[i, group == g]
+            vals = vals[~np.isnan(vals)]
+            if vals.size:
+                per_group.append(vals.mean())
+        if per_group:
+            out[i] = float(np.mean(per_group))
+    return out
 
 
 def _selection_overrides(overrides: list[str]) -> list[str]:
@@ -140,10 +173,9 @@ def run_ablation(spec_path, out: Path | None = None, extra: list[str] = ()) -> d
         results[name] = {**scores["mean"], "train_seconds": scores.get("train_seconds", float("nan")),
                          "export_seconds_per_image": scores.get("export_seconds_per_image", float("nan")),
                          "overrides": _selection_overrides([*common, *cell])}
-    names, mat = agreement_matrix(run_dirs, int(base.seed))
-    for i, name in enumerate(names):
-        others = [mat[i, j] for j in range(len(names)) if j != i and not math.isnan(mat[i, j])]
-        results[name]["agreement"] = float(np.mean(others)) if others else float("nan")
+    names, mat, same = agreement_matrix(run_dirs, int(base.seed))
+    for name, value in zip(names, cell_agreement(mat, same)):
+        results[name]["agreement"] = float(value)
     chosen, ranking = choose(results)
     for name in names:
         results[name]["mean_rank"] = ranking[name]

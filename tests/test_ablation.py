@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from experiments.ablation import cell_name, expand_cells, run_ablation
+from experiments.ablation import cell_agreement, cell_name, expand_cells, run_ablation
 
 
 def test_cells_expand_the_grid():
@@ -32,7 +32,7 @@ def test_ablation_tables_choice_and_resume(tmp_path, synthetic_dir):
         assert cell["mean_best_iou"] == run_scores["mean"]["mean_best_iou"], name  # the table holds the run's scores
         assert cell["export_seconds_per_image"] == run_scores["export_seconds_per_image"] > 0, name
         j = names.index(name)
-        assert cell["agreement"] == pytest.approx(np.mean(np.delete(mat[j], j)))  # mean ARI with the other cells
+        assert cell["agreement"] == pytest.approx(np.mean(np.delete(mat[j], j)))  # distinct cells: mean ARI with the others
     # kmeans with k=2 and k=5 share the blob decision: their masks agree more than chance
     assert mat[names.index("kmeans_k=2"), names.index("kmeans_k=5")] > 0.3
     chosen = summary["chosen"]
@@ -70,3 +70,21 @@ def test_seed_spread_groups_the_seeds_of_a_method_and_reports_their_range(tmp_pa
     assert dfc == ["| dfc | mean best IoU | 0,1,2 | 0.700 / 0.600 / 0.650 | 0.650 | 0.100 |"]
     assert any(r.startswith("| kmeans | recall@0.5 | 0,1 | 0.850 / 0.850 |") and r.endswith("| 0.000 |") for r in rows)
     assert not any("gmm" in r or "stego" in r for r in rows)  # no seed in the name / not finished
+
+
+def test_copies_of_one_method_count_once_in_the_agreement():
+    """Three identical cells (a setting that does not reach the masks) and two distinct
+    ones: the copies do not vote for each other, and count as one candidate for the rest."""
+    ari = np.array([[1.0, 1.0, 1.0, 0.6, 0.5],
+                    [1.0, 1.0, 1.0, 0.6, 0.5],
+                    [1.0, 1.0, 1.0, 0.6, 0.5],
+                    [0.6, 0.6, 0.6, 1.0, 0.8],
+                    [0.5, 0.5, 0.5, 0.8, 1.0]])
+    same = np.zeros((5, 5), bool)
+    same[:3, :3] = True
+    np.fill_diagonal(same, True)
+    agree = cell_agreement(ari, same)
+    assert agree[:3] == pytest.approx([0.55, 0.55, 0.55])  # with the two others only
+    assert agree[3] == pytest.approx((0.6 + 0.8) / 2) and agree[4] == pytest.approx((0.5 + 0.8) / 2)
+    assert agree.argmax() == 3  # counted cell by cell, a copy would win: mean(1, 1, 0.6, 0.5) = 0.775
+    assert np.isnan(cell_agreement(np.ones((2, 2)), np.ones((2, 2), bool))).all()  # no other candidate
