@@ -6,7 +6,8 @@ from skimage.draw import disk
 
 from experiments.config import load_config
 from thinseg.instances import (BLOB_CLASSES, FLUORESCENT, OPAQUE_DARK, SHINY_GREY, blob_contrast, choose_foreground, dyed_epoxy,
-                               clusters_to_instances, local_reference, merge_pieces, resize_nearest, split_instances)
+                               clusters_to_instances, local_reference, merge_pieces, resize_nearest, split_instances,
+                               trim_halos)
 from thinseg.scene import MOUNT
 
 
@@ -459,3 +460,27 @@ def test_a_faint_soft_glow_under_uv_is_no_body_a_faint_sharp_one_is(icfg):
     icfg.soft_min_sharpness = 0.0
     off = clusters_to_instances(labels, lab, "uv", region, icfg, L.shape)
     assert off.mask[80, 65] > 0 and off.mask[80, 195] > 0
+
+
+def test_a_dark_grain_loses_the_grey_halo_it_grew_into(icfg):
+    """Plain light: a grain (contrast 1.3) inside a wide grey halo (0.8, above the growth
+    level) is cut down to itself and its rim; a uniform blob, a two-toned grain (both tones
+    clear contrasts), a shiny grey body and UV light are left as they are."""
+    yy, xx = np.mgrid[:80, :80]
+    r = np.hypot(yy - 40, xx - 40)
+    contrast = np.where(r <= 6, 1.3, np.where(r <= 16, 0.8, 0.0)).astype(np.float32)
+    ids = (contrast >= 0.7).astype(np.int32)
+    dark = np.full(ids.shape, OPAQUE_DARK, np.int8)
+    trimmed = trim_halos(ids, contrast, dark, icfg, "plain")
+    assert trimmed[r <= 6].all() and trimmed.max() == 1  # the grain whole, the same id
+    assert (trimmed > 0).sum() < 0.4 * (ids > 0).sum()
+    assert not trimmed[r >= 10].any()  # the halo beyond the rim is gone
+    assert np.array_equal(trim_halos(ids, contrast, dark, icfg, "uv"), ids)
+    assert np.array_equal(trim_halos(ids, contrast, np.full(ids.shape, SHINY_GREY, np.int8), icfg, "plain"), ids)
+    uniform = np.where(r <= 16, 0.8, 0.0).astype(np.float32)  # a shadow: its peak is its median
+    assert np.array_equal(trim_halos(ids, uniform, dark, icfg, "plain"), ids)
+    two_toned = np.where(r <= 16, np.where(xx < 40, 3.0, 1.5), 0.0).astype(np.float32)
+    assert np.array_equal(trim_halos(ids, two_toned, dark, icfg, "plain"), ids)
+    off = icfg.copy()
+    off.halo_trim.share.plain = 0.0
+    assert np.array_equal(trim_halos(ids, contrast, dark, off, "plain"), ids)

@@ -126,6 +126,16 @@ mount (``thinseg.scene``).
    empty field beyond the chip, cut off from the mount found elsewhere (0dpocx's top
    right; an opaque grain is blacker than the field, and inside the picture a grain may
    be the field's grey, so only border pieces are judged).
+   Then, in plain light, **halos are trimmed** (``trim_halos``, before ``expand``): an
+   opaque dark body seen through haze grows (hysteresis) into the grey zone around it,
+   and its outline was drawn around the halo (0oy8vd's brown grains, 0nldci's dark
+   grain; the blind reviews' "haloed outlines"). Its core is its pixels at 0.75 of its
+   peak contrast (90th percentile), or at a clear contrast; it keeps 2 working px around
+   the core, in one connected part, holes filled. Uniform blobs, two-toned grains (both
+   tones clear), shiny grey bodies and UV blobs are untouched. Examples 0.5671 -> 0.5683
+   pooled (image3 0.533 -> 0.534), synthetic seeds 1 / 2 unchanged (0.752 / 0.786);
+   0oy8vd 21 -> 24 blobs (small dark specks next to the trimmed grains are then found
+   as small bodies), 0qh9yd 25 -> 26.
 6. **Full size.** Ids are made consecutive 1..N and resized to H x W with
    nearest-neighbour sampling (``Instances.mask``); ``thinseg.pipeline.segment`` then
    redraws the outlines at the decoded image's resolution (``thinseg.outlines``,
@@ -640,6 +650,54 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
     return drop_blobs(ids, drop)[0]
 
 
+def trim_halos(ids: np.ndarray, contrast: np.ndarray, kind: np.ndarray, cfg, light: str) -> np.ndarray:
+    """Opaque dark bodies cut out of the grey halo they grew into (plain light).
+
+    A dark grain seen through haze (a blurred rim, a shadowed fringe of the chip) carries a
+    wide zone of moderate darkness around it; the seeds' hysteresis takes the zone in, so
+    the outline is drawn around the halo, not the grain. A blob's core is its pixels at
+    least ``halo_trim.share`` of its peak contrast (``halo_trim.peak`` quantile), or at
+    least ``halo_trim.max_level`` (a clear contrast is body, never halo, however dark the
+    rest of the body: a two-toned grain keeps its lighter part); the blob
+    keeps the pixels within ``halo_trim.reach`` working px of that core (its own rim, the
+    blurred step of its edge), in one connected part (the one holding most of the core),
+    and loses the rest. A grain without halo is all core and rim
+    and does not change; nor does a uniform blob (its peak is its median). Shiny grey
+    bodies (told by blueness, not darkness) and UV blobs are left alone. A blob whose
+    trimmed area falls under the minimum keeps its pixels.
+
+    ids: (h, w) int32 ids 1..N; contrast: (h, w) float32 blob contrast; kind: (h, w) int
+    per-pixel class (``BLOB_CLASSES`` index). Returns (h, w) int32, the same ids."""
+    share = float(per_light(cfg.halo_trim.share, light)) if "halo_trim" in cfg else 0.0
+    n = int(ids.max())
+    if share <= 0 or n == 0 or light == UV:
+        return ids
+    reach, q, max_level = float(cfg.halo_trim.reach), float(cfg.halo_trim.peak), float(cfg.halo_trim.max_level)
+    min_px = min_area_px(ids.shape, cfg)
+    out = ids.copy()
+    for j, box in enumerate(ndi.find_objects(ids, n), start=1):
+        if box is None:
+            continue
+        pad = int(np.ceil(reach)) + 1
+        b = tuple(slice(max(s.start - pad, 0), s.stop + pad) for s in box)
+        own = ids[b] == j
+        if np.bincount(kind[b][own].astype(np.int64), minlength=len(BLOB_CLASSES)).argmax() != OPAQUE_DARK:
+            continue
+        c = contrast[b]
+        core = own & (c >= min(share * float(np.quantile(c[own], q)), max_level))
+        if not core.any():
+            continue
+        parts, n_parts = ndi.label(own & (ndi.distance_transform_edt(~core) <= reach))
+        if n_parts == 0:
+            continue
+        # one body: the connected part that holds most of the core (a whole blob, one id)
+        kept = parts == 1 + int(np.argmax(np.bincount(parts[core], minlength=n_parts + 1)[1:]))
+        kept = ndi.binary_fill_holes(kept) & own  # a lighter inside is the body's, not a halo
+        if kept.sum() < own.sum() and kept.sum() >= min_px:
+            out[b][own & ~kept] = 0
+    return out
+
+
 def drop_blobs(mask: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Remove the blobs flagged in ``drop`` ((N,) bool) from (H, W) int32 ``mask`` (ids 1..N).
     Returns ((H, W) int32 consecutive ids 1..M, (M,) int64 the old id of each kept blob)."""
@@ -757,6 +815,7 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
     fg = blob_mask(contrast, region, allowed, cfg)
     ids = filter_shapes(split_instances(fg, contrast, cfg, lab, light, kind), contrast, region, cfg, light, lab,
                         _redness_map(lab, red_refs, cfg))
+    ids = trim_halos(ids, contrast, kind, cfg, light)
     expand = per_light(cfg.expand, light)
     if expand > 0:  # outlines drawn at the body's outer edge, not at the seed threshold
         ids = np.where(rock, expand_labels(ids, expand), 0).astype(np.int32)
