@@ -5,7 +5,7 @@ import pytest
 from skimage.draw import disk
 
 from experiments.config import load_config
-from thinseg.instances import (BLOB_CLASSES, FLUORESCENT, OPAQUE_DARK, SHINY_GREY, blob_contrast, choose_foreground, dyed_epoxy,
+from thinseg.instances import (BLOB_CLASSES, blob_mask, FLUORESCENT, OPAQUE_DARK, SHINY_GREY, blob_contrast, choose_foreground, dyed_epoxy,
                                clusters_to_instances, local_reference, merge_pieces, resize_nearest, split_instances,
                                trim_halos)
 from thinseg.scene import MOUNT
@@ -484,3 +484,29 @@ def test_a_dark_grain_loses_the_grey_halo_it_grew_into(icfg):
     off = icfg.copy()
     off.halo_trim.share.plain = 0.0
     assert np.array_equal(trim_halos(ids, contrast, dark, off, "plain"), ids)
+
+
+def test_a_sharp_bounded_body_just_under_a_clear_contrast_is_a_blob_and_haze_is_not(icfg):
+    """Plain light: a compact grain at 0.9 (a dark grain seen through haze: never a clear
+    contrast) with a sharp edge seeds a blob; a patch as dark but with a soft edge (haze),
+    an elongated thin streak and the same grain under UV (no weak seeds) do not."""
+    yy, xx = np.mgrid[:120, :160]
+    region = np.zeros((120, 160), np.uint8)
+    allowed = np.ones((120, 160), bool)
+    grain = np.where(np.hypot(yy - 60, xx - 40) <= 6, 0.9, 0.0).astype(np.float32)
+    haze = (0.9 * np.exp(-(np.hypot(yy - 60, xx - 120) / 15.0) ** 2)).astype(np.float32)
+    contrast = grain + haze
+    fg = blob_mask(contrast, region, allowed, icfg, "plain")
+    assert fg[60, 40] and not fg[60, 120]
+    assert fg[np.hypot(yy - 60, xx - 40) <= 5].all()
+    assert not blob_mask(contrast, region, allowed, icfg, "uv").any()
+    off = icfg.copy()
+    off.weak_seed.level.plain = 0.0
+    assert not blob_mask(contrast, region, allowed, off, "plain").any()
+    soft_ok = icfg.copy()
+    soft_ok.weak_seed.min_sharpness = 0.0  # it is the soft edge that keeps the haze out
+    assert blob_mask(contrast, region, allowed, soft_ok, "plain")[60, 120]
+    ring = np.zeros_like(contrast)  # a hollow ring: not a bounded body (solidity)
+    r = np.hypot(yy - 60, xx - 80)
+    ring[(r >= 14) & (r <= 16)] = 0.9
+    assert not blob_mask(ring, region, allowed, icfg, "plain").any()
