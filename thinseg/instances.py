@@ -411,24 +411,7 @@ def blob_mask(contrast: np.ndarray, region: np.ndarray, allowed: np.ndarray, cfg
     seeds = (contrast >= 1.0) & rock & away
     weak = float(per_light(cfg.weak_seed.level, light)) if "weak_seed" in cfg else 0.0
     if 0 < weak < 1.0:  # a bounded body just under a clear contrast (a grain seen through haze)
-        pieces, n = ndi.label((contrast >= weak) & rock & away)
-        if n:
-            area = np.bincount(pieces.ravel(), minlength=n + 1)
-            big = area >= float(cfg.weak_seed.min_area_mult) * min_area_px((h, w), cfg)
-            big[0] = False
-            has_seed = np.zeros(n + 1, bool)
-            has_seed[np.unique(pieces[seeds])] = True
-            boxes = ndi.find_objects(pieces)
-            grad = np.hypot(ndi.sobel(contrast, 0), ndi.sobel(contrast, 1)) / 8.0
-            for i in np.flatnonzero(big & ~has_seed):
-                box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in boxes[i - 1])
-                piece = pieces[box] == i
-                edge = piece & ~ndi.binary_erosion(piece)
-                sharp = float(grad[box][edge].mean()) / max(float(np.median(contrast[box][piece])), 1e-3)
-                if sharp < float(cfg.weak_seed.min_sharpness):  # a haze patch: soft-edged
-                    continue
-                if piece.sum() >= float(cfg.weak_seed.min_solidity) * convex_hull_image(piece).sum():
-                    seeds[box] |= piece
+        seeds |= _weak_seeds(contrast, (contrast >= weak) & rock & away, seeds, cfg, min_area_px((h, w), cfg))
     fg = ndi.binary_propagation(seeds, mask=(contrast >= cfg.grow) & rock)
     if cfg.open_radius > 0:
         fg = ndi.binary_opening(fg, structure=disk(int(cfg.open_radius)).astype(bool))
@@ -437,6 +420,42 @@ def blob_mask(contrast: np.ndarray, region: np.ndarray, allowed: np.ndarray, cfg
         fg = remove_small_holes(fg, max_size=max_hole)
     fg &= region != MOUNT
     return remove_small_objects(fg, max_size=min_area_px((h, w), cfg) - 1)
+
+
+def _weak_seeds(contrast: np.ndarray, candidates: np.ndarray, seeds: np.ndarray, cfg, min_px: int) -> np.ndarray:
+    """(h, w) bool: the connected pieces of ``candidates`` that hold no seed and are bounded,
+    sharp-edged bodies (``weak_seed``: area at least ``min_area_mult`` x ``min_px``, solidity
+    at least ``min_solidity``, ``outline_sharpness`` at least ``min_sharpness``).
+    contrast: (h, w) float32; candidates, seeds: (h, w) bool."""
+    out = np.zeros_like(seeds)
+    pieces, n = ndi.label(candidates)
+    if n == 0:
+        return out
+    ws = cfg.weak_seed
+    area = np.bincount(pieces.ravel(), minlength=n + 1)[1:]
+    has_seed = np.bincount(pieces[seeds], minlength=n + 1)[1:] > 0
+    sharp, _ = outline_sharpness(contrast, pieces, n)  # a haze patch is soft-edged
+    boxes = ndi.find_objects(pieces)
+    for i in np.flatnonzero((area >= float(ws.min_area_mult) * min_px) & ~has_seed
+                            & (sharp >= float(ws.min_sharpness))) + 1:
+        piece = pieces[boxes[i - 1]] == i
+        if piece.sum() >= float(ws.min_solidity) * convex_hull_image(piece).sum():
+            out[boxes[i - 1]] |= piece
+    return out
+
+
+def outline_sharpness(contrast: np.ndarray, labels: np.ndarray, n: int,
+                      outline: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """How sharp each label's edge is: ((n,) float64 sharpness, (n,) float64 |median
+    contrast|) of labels 1..n. Sharpness = mean contrast gradient (Sobel / 8) on the label's
+    inner outline over its |median contrast| (at least 1e-3): a blurred body is soft-edged.
+    contrast: (h, w) float32; labels: (h, w) int ids; outline: (h, w) bool
+    ``find_boundaries(labels, mode="inner")`` when the caller has it."""
+    grad = np.hypot(ndi.sobel(contrast, 0), ndi.sobel(contrast, 1)) / 8.0
+    outline = find_boundaries(labels, mode="inner") if outline is None else outline
+    edge = np.asarray(ndi.mean(grad, np.where(outline, labels, 0), np.arange(1, n + 1)), float)
+    inner = np.abs(label_median(contrast, labels, n)[1:])
+    return edge / np.maximum(inner, 1e-3), inner
 
 
 def _with_orphans(ids: np.ndarray, fg: np.ndarray) -> np.ndarray:
@@ -637,12 +656,9 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
         return ids
     h, w = ids.shape
     idx = np.arange(1, n + 1)
-    grad = np.hypot(ndi.sobel(contrast, 0), ndi.sobel(contrast, 1)) / 8.0
     outline = find_boundaries(ids, mode="inner")
-    edge = np.asarray(ndi.mean(grad, np.where(outline, ids, 0), idx), float)
-    inner = np.abs(label_median(contrast, ids, n)[1:])
+    sharpness, inner = outline_sharpness(contrast, ids, n, outline)
     area = np.bincount(ids.ravel(), minlength=n + 1)[1:]
-    sharpness = edge / np.maximum(inner, 1e-3)
     depth = ndi.distance_transform_edt(~outline & (ids > 0))
     thickness = 2.0 * _label_max(depth, ids, n)[1:] + 1.0
     length = _major_axis_length(ids, n)[1:]
@@ -703,15 +719,14 @@ def trim_halos(ids: np.ndarray, contrast: np.ndarray, kind: np.ndarray, cfg, lig
         return ids
     reach, q, max_level = float(cfg.halo_trim.reach), float(cfg.halo_trim.peak), float(cfg.halo_trim.max_level)
     min_px = min_area_px(ids.shape, cfg)
+    pad = int(np.ceil(reach)) + 1
+    dark = blob_clusters(ids, kind.astype(np.int64)) == OPAQUE_DARK  # the blob's majority class
     out = ids.copy()
     for j, box in enumerate(ndi.find_objects(ids, n), start=1):
-        if box is None:
+        if box is None or not dark[j - 1]:
             continue
-        pad = int(np.ceil(reach)) + 1
         b = tuple(slice(max(s.start - pad, 0), s.stop + pad) for s in box)
         own = ids[b] == j
-        if np.bincount(kind[b][own].astype(np.int64), minlength=len(BLOB_CLASSES)).argmax() != OPAQUE_DARK:
-            continue
         c = contrast[b]
         core = own & (c >= min(share * float(np.quantile(c[own], q)), max_level))
         if not core.any():
