@@ -5,7 +5,7 @@ import pytest
 from skimage.draw import disk
 
 from experiments.config import load_config
-from thinseg.instances import (BLOB_CLASSES, blob_mask, FLUORESCENT, OPAQUE_DARK, SHINY_GREY, blob_contrast, choose_foreground, dyed_epoxy,
+from thinseg.instances import (BLOB_CLASSES, blob_mask, dark_voids, FLUORESCENT, OPAQUE_DARK, SHINY_GREY, blob_contrast, choose_foreground, dyed_epoxy,
                                clusters_to_instances, local_reference, merge_pieces, resize_nearest, split_instances,
                                trim_halos)
 from thinseg.scene import MOUNT
@@ -510,3 +510,32 @@ def test_a_sharp_bounded_body_just_under_a_clear_contrast_is_a_blob_and_haze_is_
     r = np.hypot(yy - 60, xx - 80)
     ring[(r >= 14) & (r <= 16)] = 0.9
     assert not blob_mask(ring, region, allowed, icfg, "plain").any()
+
+
+def test_rock_beside_a_dark_void_is_not_orange_for_being_redder_than_the_void(icfg):
+    """Under UV a dark, colourless void (a hole in the chip, a non-fluorescent mineral)
+    fills the blocks of the local references beside it; a piece of ordinary rock at its
+    edge must not become an orange body for being redder and brighter than the void
+    (challenge picture 1cie45: two rock pieces of 1.4 % and 3 % of the picture). The void
+    (``uv_void_depth`` clear contrasts below the rock's matrix level) carries no matrix
+    colour; a clear orange body in the rock stays a body. With the rule off the rock piece
+    is a body (the fault)."""
+    shape = (120, 200)
+    L = np.full(shape, 35.0, np.float32) + _noise(shape, 0.5)
+    a = np.full(shape, 10.0, np.float32) + _noise(shape, 0.3, seed=1)
+    b = np.full(shape, 40.0, np.float32)
+    void = np.zeros(shape, bool)
+    void[:, :70] = True  # a third of the picture: the rock is still the majority
+    void[35:85, :22] = False  # the rock piece at the picture's edge, inside the void's blocks
+    L[void], a[void], b[void] = 25.0, 1.0, 30.0
+    L[disk((60, 160), 9)] += 10.0
+    a[disk((60, 160), 9)] += 10.0  # an orange body in the rock
+    lab = np.stack([L, a, b], -1)
+    rock = np.ones(shape, bool)
+    piece = (slice(45, 75), slice(3, 15))
+    c, _ = blob_contrast(lab, "uv", rock, icfg)
+    assert float(np.median(c[piece])) < icfg.grow and c[60, 160] > 1.2, (np.median(c[piece]), c[60, 160])
+    assert dark_voids(lab, rock, icfg)[void].all() and not dark_voids(lab, rock, icfg)[~void].any()
+    icfg.uv_void_depth = 0.0
+    off, _ = blob_contrast(lab, "uv", rock, icfg)
+    assert float(np.median(off[piece])) > 1.0  # redder than the void: a false body
