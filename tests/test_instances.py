@@ -539,3 +539,31 @@ def test_rock_beside_a_dark_void_is_not_orange_for_being_redder_than_the_void(ic
     icfg.uv_void_depth = 0.0
     off, _ = blob_contrast(lab, "uv", rock, icfg)
     assert float(np.median(off[piece])) > 1.0  # redder than the void: a false body
+
+
+def test_an_orange_body_beside_the_mount_is_a_blob_the_mounts_glow_is_not(icfg):
+    """Under UV no blob seeds within ``halo`` of the mount (the chip's edge glows with the
+    epoxy) and a blob hugging the mount is dropped, except a clearly orange one
+    (redness contrast >= ``halo_orange``): an orange body beside a yellow-green epoxy field
+    is no glow of it (challenge photograph 0o7tl6's orange oval, outside ``shared``). A bright
+    yellow-green rim of the chip at the same place stays out; with the rule off the orange
+    body is lost as before."""
+    shape = (120, 200)
+    L = np.full(shape, 35.0, np.float32) + _noise(shape, 0.3)
+    a = np.full(shape, 8.0, np.float32) + _noise(shape, 0.2, seed=1)
+    b = np.full(shape, 45.0, np.float32)
+    region = np.zeros(shape, np.uint8)
+    region[:, 150:] = MOUNT
+    L[:, 150:], a[:, 150:], b[:, 150:] = 75.0, -12.0, 70.0  # the glowing yellow-green epoxy
+    orange = disk((35, 142), 9, shape=shape)  # touching the mount's halo
+    L[orange] += 12.0
+    a[orange] += 12.0
+    rim = disk((85, 142), 9, shape=shape)  # the chip's edge glowing yellow-green with the epoxy
+    L[rim] += 30.0
+    a[rim] -= 10.0
+    lab = np.stack([L, a, b], -1)
+    labels = np.zeros(shape, np.int64)
+    inst = clusters_to_instances(labels, lab, "uv", region, icfg, shape)
+    assert inst.mask[35, 142] > 0 and inst.mask[85, 142] == 0 and inst.mask.max() == 1
+    icfg.halo_orange = 0.0
+    assert clusters_to_instances(labels, lab, "uv", region, icfg, shape).mask.max() == 0

@@ -63,7 +63,9 @@ mount (``thinseg.scene``).
    UV the gate is off by default: fluorescent specks a few pixels across never get a
    cluster of their own, and the gate dropped them (0tkcnf, 0pe3b9).
 3. **Blob mask** (``blob_mask``): seeds = rock pixels of blob clusters with contrast
-   >= 1, away from the mount by ``halo`` x the long side (the chip's shadowed edge);
+   >= 1, away from the mount by ``halo`` x the long side (the chip's shadowed edge;
+   under UV also within it where the redness contrast reaches ``halo_orange``: the
+   chip's edge glows yellow-green with the epoxy, never orange; 0o7tl6's orange oval);
    in plain light also the **weak seeds** (``weak_seed``): a connected piece at contrast
    >= 0.8 without a clear pixel, at least the minimum blob area, filling at least 0.6 of
    its convex hull and sharp-edged (contrast gradient on its outline / its median
@@ -119,7 +121,8 @@ mount (``thinseg.scene``).
    is organic matter, not an epoxy-filled crack; tomjiao480_009's yellow bands at 3.6
    and 4.0; no streak of the challenge photographs or examples is dropped either way;
    plain light 0 = every streak dropped); or the chip's shadowed edge
-   (more than ``max_mount_contact`` of its outline within ``halo`` of the mount); or,
+   (more than ``max_mount_contact`` of its outline within ``halo`` of the mount, unless
+   its median redness contrast reaches ``halo_orange``: an orange body); or,
    touching the picture's border, both faint (median contrast below
    ``edge_min_contrast``) and soft-edged (sharpness below ``edge_min_sharpness``): a
    vignetted or blurred corner of the field, not a body; or faint throughout: median
@@ -423,16 +426,22 @@ def min_area_px(shape: tuple[int, int], cfg) -> int:
     return max(int(cfg.min_area), int(round(float(cfg.min_area_frac) * shape[0] * shape[1])))
 
 
-def blob_mask(contrast: np.ndarray, region: np.ndarray, allowed: np.ndarray, cfg, light: str = "plain") -> np.ndarray:
+def blob_mask(contrast: np.ndarray, region: np.ndarray, allowed: np.ndarray, cfg, light: str = "plain",
+              redness: np.ndarray | None = None) -> np.ndarray:
     """(h, w) bool blob pixels (module docstring, step 3).
 
     Args: contrast: (h, w) float32; region: (h, w) uint8 scene map; allowed: (h, w)
-    bool pixels of blob clusters; cfg: the ``instances`` node; light: ``uv`` or ``plain``."""
+    bool pixels of blob clusters; cfg: the ``instances`` node; light: ``uv`` or ``plain``;
+    redness: (h, w) float32 UV redness contrast (``redness_contrast``) or None: pixels of
+    at least ``halo_orange`` seed within the mount's halo too."""
     h, w = contrast.shape
     rock = (region != MOUNT) & allowed
     mount = region == MOUNT
     halo = int(round(float(cfg.halo) * max(h, w)))
     away = ~ndi.binary_dilation(mount, iterations=halo) if (halo > 0 and mount.any()) else np.ones_like(mount)
+    orange = float(cfg.get("halo_orange", 0.0))
+    if redness is not None and orange > 0:  # an orange body beside a yellow-green mount is no epoxy glow
+        away = away | (redness >= orange)
     seeds = (contrast >= 1.0) & rock & away
     weak = float(per_light(cfg.weak_seed.level, light)) if "weak_seed" in cfg else 0.0
     if 0 < weak < 1.0:  # a bounded body just under a clear contrast (a grain seen through haze)
@@ -710,6 +719,9 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
                                 & (sharpness >= float(cfg.orange_min_sharpness))):
             if above_ring(contrast, ids, j + 1, boxes[j]) >= float(cfg.orange_min_ring):
                 faint[j] = False
+    if red is not None and float(cfg.get("halo_orange", 0)) > 0:
+        # an orange body beside a yellow-green mount is no epoxy glow of the chip's edge
+        contact = np.where(label_median(red, ids, n)[1:] >= float(cfg.halo_orange), 0.0, contact)
     streak_body = float(per_light(cfg.streak_body_contrast, light)) or np.inf  # 0: no streak is a body
     drop = (faint_edge | faint | medium | (area > cfg.max_area_frac * h * w)
             | (contact > cfg.max_mount_contact)
@@ -881,9 +893,10 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
     # a cluster of dark grains and dyed pores is judged on its grains (the pores' contrast is vetoed)
     decision = choose_foreground(labels, contrast, rock if dye is None else rock & ~dye, cfg, light)
     allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
-    fg = blob_mask(contrast, region, allowed, cfg, light)
+    redness = _redness_map(lab, red_refs, cfg)
+    fg = blob_mask(contrast, region, allowed, cfg, light, redness)
     ids = filter_shapes(split_instances(fg, contrast, cfg, lab, light, kind), contrast, region, cfg, light, lab,
-                        _redness_map(lab, red_refs, cfg))
+                        redness)
     ids = trim_halos(ids, contrast, kind, cfg, light)
     expand = per_light(cfg.expand, light)
     if expand > 0:  # outlines drawn at the body's outer edge, not at the seed threshold
