@@ -23,7 +23,12 @@ rule, at working resolution (``scene`` config node):
    is not glass).
 3. **Shape.** Smooth mount-coloured pixels, opened, form candidate pieces; a piece
    is a mount seed when it covers at least ``min_share`` of the picture and touches
-   the border (the chip never fills the field there).
+   the border (the chip never fills the field there). Under UV, with seeds found, an
+   **epoxy-filled pore** is mount too (``_epoxy_pores``): an inner candidate piece of at
+   least ``pore_min_share`` whose hue lies ``pore_hue_share`` of the way from the rock's
+   to the seeds' (0divmn, a challenge photograph outside ``shared``: its round pore was
+   its largest blob); it grows over its own rim only (within the density's sigma), never
+   on into the rock.
 4. **Growth.** From the seeds the region grows (geodesically) into connected
    pixels that are fairly smooth (``grow_smooth``) and either loosely
    mount-coloured or within ``grow_dE`` (per light type) of the seeds' mean colour (a
@@ -101,6 +106,32 @@ def _smooth_density(mask: np.ndarray, sigma: float, step: int = 4) -> np.ndarray
     return np.repeat(np.repeat(smooth, step, 0), step, 1)[:h, :w]
 
 
+def _epoxy_pores(candidates: np.ndarray, seeds: np.ndarray, hue: np.ndarray, H_rock: float, cfg) -> np.ndarray:
+    """(h, w) bool: UV epoxy-filled pores inside the chip, mount too.
+
+    A hole in the chip fills with the mounting epoxy and glows like the mount field, but
+    away from the border, so it is no seed of its own (step 3). With a mount field found,
+    an inner piece of ``candidates`` (smooth, mount-coloured pixels, opened; (h, w) bool)
+    covering at least ``pore_min_share`` of the picture whose mean hue lies at least
+    ``pore_hue_share`` of the way from the rock's hue ``H_rock`` to the mount seeds'
+    median hue is one (challenge photograph 0divmn: a round pore in the chip, 0.9 % of the
+    picture, was its largest blob). seeds: (h, w) bool mount seeds; hue: (h, w) float32
+    context hue angle in degrees."""
+    h, w = candidates.shape
+    pieces, n = ndi.label(candidates & ~seeds)
+    if n == 0:
+        return np.zeros((h, w), bool)
+    idx = np.arange(1, n + 1)
+    size = np.bincount(pieces.ravel(), minlength=n + 1)[1:]
+    piece_hue = np.asarray(ndi.mean(hue, pieces, idx), float)
+    H_mount = float(np.median(hue[seeds]))
+    on_border = np.zeros(n + 1, bool)
+    on_border[np.unique(np.r_[pieces[0], pieces[-1], pieces[:, 0], pieces[:, -1]])] = True
+    keep = ((size >= float(cfg.pore_min_share) * h * w) & ~on_border[1:]
+            & (piece_hue >= H_rock + float(cfg.pore_hue_share) * (H_mount - H_rock)))
+    return np.r_[False, keep][pieces]
+
+
 def _hue(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(b, a))
 
@@ -131,6 +162,7 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
 
     smooth = S < min(float(cfg.smooth_abs), float(cfg.smooth_rel) * float(np.percentile(S, 75)))
     limit = np.ones((h, w), bool)  # where the growth may reach at all
+    pores = np.zeros((h, w), bool)  # UV: epoxy-filled pores inside the chip
 
     def seeds_of(colour: np.ndarray) -> np.ndarray:
         cand = ndi.binary_opening(smooth & colour, iterations=2)
@@ -148,6 +180,8 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
         colour = ((Hc > H_rock + cfg.uv_dhue) & (Lc > L_rock + cfg.uv_dL)) | (Lc > L_rock + cfg.uv_bright_dL)
         loose = (Hc > H_rock + 0.4 * cfg.uv_dhue) & (Lc > L_rock)
         seeds = seeds_of(colour)
+        if seeds.any() and float(cfg.get("pore_min_share", 0)) > 0:  # epoxy-filled pores inside the chip
+            pores = _epoxy_pores(ndi.binary_opening(smooth & colour, iterations=2), seeds, Hc, H_rock, cfg)
     else:  # one mount medium per picture: an empty field or glass, whichever covers more
         glass_L, grey = float(cfg.plain_glass_L), Cc < cfg.plain_max_chroma
         dark_seeds = seeds_of(grey & (Lc < L_rock - cfg.plain_dark_dL))
@@ -171,6 +205,9 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
     if not clear.all():  # the density blurs the rock's specks over the mount's edge: reach it again
         reach = max(1, int(round(float(cfg.speck_sigma) * max(h, w))))
         mount = ndi.binary_propagation(mount, mask=(grow & ndi.binary_dilation(mount, iterations=reach)) | mount)
+    if pores.any():  # a pore reaches its own rim only, never the rock around it
+        reach = max(1, int(round(float(cfg.speck_sigma) * max(h, w))))
+        mount |= ndi.binary_propagation(pores, mask=(grow & ndi.binary_dilation(pores, iterations=reach)) | pores)
     mount = ndi.binary_fill_holes(mount)
     if cfg.dilate > 0:
         mount = ndi.binary_dilation(mount, iterations=int(cfg.dilate))
