@@ -26,9 +26,12 @@ rule, at working resolution (``scene`` config node):
    the border (the chip never fills the field there). Under UV, with seeds found, an
    **epoxy-filled pore** is mount too (``_epoxy_pores``): an inner candidate piece of at
    least ``pore_min_share`` whose hue lies ``pore_hue_share`` of the way from the rock's
-   to the seeds' (0divmn, a challenge photograph outside ``shared``: its round pore was
-   its largest blob); it grows over its own rim only (within the density's sigma), never
-   on into the rock.
+   to the seeds', away from the grown mount (step 4) by the specks' density sigma
+   (0divmn, a challenge photograph outside ``shared``: its round pore was its largest
+   blob; 0tkcnf's yellow-green glowing rock just beside its mount is no pore); it grows
+   only into fairly smooth pixels within ``grow_dE`` of its own mean colour, never into
+   the rock glowing around it (a pore holds a few specks of debris, so the specks'
+   density is not asked of it).
 4. **Growth.** From the seeds the region grows (geodesically) into connected
    pixels that are fairly smooth (``grow_smooth``) and either loosely
    mount-coloured or within ``grow_dE`` (per light type) of the seeds' mean colour (a
@@ -162,7 +165,6 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
 
     smooth = S < min(float(cfg.smooth_abs), float(cfg.smooth_rel) * float(np.percentile(S, 75)))
     limit = np.ones((h, w), bool)  # where the growth may reach at all
-    pores = np.zeros((h, w), bool)  # UV: epoxy-filled pores inside the chip
 
     def seeds_of(colour: np.ndarray) -> np.ndarray:
         cand = ndi.binary_opening(smooth & colour, iterations=2)
@@ -180,8 +182,7 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
         colour = ((Hc > H_rock + cfg.uv_dhue) & (Lc > L_rock + cfg.uv_dL)) | (Lc > L_rock + cfg.uv_bright_dL)
         loose = (Hc > H_rock + 0.4 * cfg.uv_dhue) & (Lc > L_rock)
         seeds = seeds_of(colour)
-        if seeds.any() and float(cfg.get("pore_min_share", 0)) > 0:  # epoxy-filled pores inside the chip
-            pores = _epoxy_pores(ndi.binary_opening(smooth & colour, iterations=2), seeds, Hc, H_rock, cfg)
+        pore_candidates = ndi.binary_opening(smooth & colour, iterations=2)
     else:  # one mount medium per picture: an empty field or glass, whichever covers more
         glass_L, grey = float(cfg.plain_glass_L), Cc < cfg.plain_max_chroma
         dark_seeds = seeds_of(grey & (Lc < L_rock - cfg.plain_dark_dL))
@@ -205,9 +206,12 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
     if not clear.all():  # the density blurs the rock's specks over the mount's edge: reach it again
         reach = max(1, int(round(float(cfg.speck_sigma) * max(h, w))))
         mount = ndi.binary_propagation(mount, mask=(grow & ndi.binary_dilation(mount, iterations=reach)) | mount)
-    if pores.any():  # a pore reaches its own rim only, never the rock around it
-        reach = max(1, int(round(float(cfg.speck_sigma) * max(h, w))))
-        mount |= ndi.binary_propagation(pores, mask=(grow & ndi.binary_dilation(pores, iterations=reach)) | pores)
+    if light == UV and float(cfg.get("pore_min_share", 0)) > 0:  # epoxy-filled pores inside the chip
+        away = ~ndi.binary_dilation(mount, iterations=max(1, int(round(float(cfg.speck_sigma) * max(h, w)))))
+        pores = _epoxy_pores(pore_candidates & away, seeds, Hc, H_rock, cfg)
+        if pores.any():  # a pore grows over its own colour only, never into the rock glowing around it
+            own = np.sqrt(((ctx - ctx[pores].mean(0)) ** 2).sum(-1)) < per_light(cfg.grow_dE, light)
+            mount |= ndi.binary_propagation(pores, mask=(own & (S < per_light(cfg.grow_smooth, light))) | pores)
     mount = ndi.binary_fill_holes(mount)
     if cfg.dilate > 0:
         mount = ndi.binary_dilation(mount, iterations=int(cfg.dilate))
