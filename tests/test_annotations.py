@@ -82,3 +82,25 @@ def test_challenge_scale_bar_is_no_blob(shared_data):
     cfg.annotations.enabled = False
     off = segment(rgb, build_segmenter(cfg), cfg, "0c3n69", full)
     assert off.mask[995:1010, 40:80].any()  # without the rule a blob lies on the label
+
+
+def test_no_blob_grows_from_the_bar_onto_a_faint_patch():
+    """The bar's dark line is a clear contrast: as a seed it grew a blob over a faint grey
+    patch it crosses (contrast ~0.8, under a seed's 1 but above the growth level), and
+    cutting the bar's pixels out afterwards left that patch as a blob (held-out challenge
+    photograph 0ed8kf). The bar is left out of the blob decision itself, and out of the
+    small-body search (its line filled the per-image cap of small bodies). A dark grain
+    away from the bar is found either way."""
+    cfg = load_config(["method=kmeans", "eval.internal=false"])
+    rgb = np.full((512, 680, 3), 0.78, np.float32)
+    rgb += np.random.default_rng(0).normal(0, 0.01, rgb.shape).astype(np.float32)
+    rgb[460:520, 50:150] = 0.47  # a faint grey patch the bar crosses
+    yy, xx = np.mgrid[:512, :680]
+    rgb[np.hypot(yy - 200, xx - 400) < 25] = 0.08  # a dark grain
+    _draw_bar(rgb)
+    rgb = np.clip(rgb, 0, 1)
+    res = segment(rgb, build_segmenter(cfg), cfg, "bar")
+    assert res.mask[200, 400] > 0 and not res.mask[455:512, 45:155].any()
+    cfg.annotations.enabled = False
+    off = segment(rgb, build_segmenter(cfg), cfg, "bar")
+    assert off.mask[200, 400] > 0 and off.mask[470:480, 60:140].any()  # the line's blob over the patch

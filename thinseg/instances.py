@@ -877,7 +877,8 @@ def _redness_map(lab: np.ndarray, red_refs: tuple | None, cfg) -> np.ndarray | N
 
 
 def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, region: np.ndarray, cfg,
-                          out_shape: tuple[int, int], maps: RockMaps | None = None) -> Instances:
+                          out_shape: tuple[int, int], maps: RockMaps | None = None,
+                          annotated: np.ndarray | None = None) -> Instances:
     """The whole blob decision and instance step for one image.
 
     Args:
@@ -886,6 +887,8 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
         light: ``uv`` or ``plain``. region: (h, w) uint8 scene map (``thinseg.scene``).
         cfg: the ``instances`` node. out_shape: (H, W) of the original image.
         maps: the image's :class:`RockMaps` when the caller has them (computed here if None).
+        annotated: (h, w) bool pixels burnt in over the rock (the scale bar) or None: never
+            blob pixels, so a blob neither seeds on the bar's dark line nor grows from it.
     """
     rock = region != MOUNT
     maps = rock_maps(lab, light, region, cfg) if maps is None else maps
@@ -893,6 +896,8 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
     # a cluster of dark grains and dyed pores is judged on its grains (the pores' contrast is vetoed)
     decision = choose_foreground(labels, contrast, rock if dye is None else rock & ~dye, cfg, light)
     allowed = decision.blob_clusters[labels] if labels.size else np.zeros(labels.shape, bool)
+    if annotated is not None:
+        allowed &= ~annotated
     redness = _redness_map(lab, red_refs, cfg)
     fg = blob_mask(contrast, region, allowed, cfg, light, redness)
     ids = filter_shapes(split_instances(fg, contrast, cfg, lab, light, kind), contrast, region, cfg, light, lab,
@@ -911,7 +916,8 @@ BM_BACKGROUND, BM_BLOB, BM_BOUNDARY, BM_MOUNT = range(4)
 
 
 def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, region: np.ndarray, cfg,
-                          out_shape: tuple[int, int], maps: RockMaps | None = None) -> Instances:
+                          out_shape: tuple[int, int], maps: RockMaps | None = None,
+                          annotated: np.ndarray | None = None) -> Instances:
     """Instances from a method that outputs the blob decision itself (``Segmenter.output ==
     "blob_map"``) instead of clusters, with the shared pieces of ``clusters_to_instances``.
 
@@ -932,6 +938,7 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
         lab: (h, w, 3) float32 Lab. light: ``uv`` or ``plain``. region: (h, w) uint8 scene map.
         cfg: the ``instances`` node. out_shape: (H, W) of the original image.
         maps: the image's :class:`RockMaps` when the caller has them (computed here if None).
+        annotated: (h, w) bool pixels burnt in over the rock (the scale bar) or None: never blob pixels.
     Returns:
         :class:`Instances`; ``clusters`` = majority blob-map class of each blob, ``classes`` from
         the contrast's kind; ``decision`` marks classes 1 and 2 as blob classes.
@@ -939,6 +946,8 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     blob_map = np.asarray(blob_map)
     h, w = blob_map.shape
     rock = (region != MOUNT) & (blob_map != BM_MOUNT)
+    if annotated is not None:
+        rock &= ~annotated
     maps = rock_maps(lab, light, region, cfg) if maps is None else maps
     red_refs, contrast, kind = maps.red_refs, maps.contrast, maps.kind
     interior = (blob_map == BM_BLOB) & rock

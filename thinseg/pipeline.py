@@ -15,10 +15,10 @@ from tqdm import tqdm
 from .features import smoothed_rgb, pixel_features, to_working_tensor, working_size
 from .imageio import ImageLoadError, image_shape, load_image
 from .glare import glare_fringes
-from .imagemaps import image_maps
+from .imagemaps import ANNOTATED, image_maps
 from .instances import blob_map_to_instances, clusters_to_instances, drop_blobs, resize_nearest
 from .light import classify_light
-from .annotations import drop_annotated, scale_bar_zone
+from .annotations import drop_annotated, scale_bar_zone, zone_at
 from .outlines import refine_outlines
 from .specks import find_small_bodies, speck_class
 from .scene import MOUNT
@@ -68,7 +68,11 @@ def prepare(rgb: np.ndarray, cfg, device: torch.device | str = "cpu", name: str 
     with torch.no_grad():
         image = to_working_tensor(rgb, cfg.features.max_side, device, full_shape)
         feats = pixel_features(image, cfg.features)
-    return WorkingImage(image=image, features=feats, light=light, name=name)
+    sample = WorkingImage(image=image, features=feats, light=light, name=name)
+    bar = scale_bar_zone(rgb, cfg.annotations)  # the scale bar is not rock: no mount texture, no blob
+    if bar.any():
+        sample.maps[ANNOTATED] = (bar, zone_at(bar, tuple(feats.shape[:2])))
+    return sample
 
 
 def prepared_images(paths, cfg, device: torch.device | str = "cpu", desc: str | None = None):
@@ -103,10 +107,11 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
         raise RuntimeError(f"{segmenter.name}.predict returned shape {labels.shape}, expected {tuple(sample.features.shape[:2])}")
     t2 = time.perf_counter()
     lab, region, maps = image_maps(sample, cfg)  # computed once, also when the method read them
+    bar, annotated = sample.maps.get(ANNOTATED, (None, None))  # the scale bar: no blob seeds or grows on it
     if segmenter.output == "blob_map":  # the method's labels are the blob decision itself
-        inst = blob_map_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape, maps)
+        inst = blob_map_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape, maps, annotated)
     else:  # cluster labels: the shared contrast-based decision picks the blob pixels
-        inst = clusters_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape, maps)
+        inst = clusters_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape, maps, annotated)
     if cfg.instances.refine.enabled:  # outlines at the decoded resolution
         mask = refine_outlines(inst.ids, inst.contrast, lab, inst.classes, rgb, region, sample.light, cfg.instances)
     else:
@@ -114,14 +119,16 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
     clusters, classes = inst.clusters, inst.classes
     if cfg.instances.specks.enabled:  # small bodies at the decoded resolution
         mask, at = find_small_bodies(mask, rgb, smoothed_rgb(sample.image, cfg.features), lab, region,
-                                     sample.light, cfg.instances, maps.reference, maps.red_refs, maps.dye)
+                                     sample.light, cfg.instances, maps.reference, maps.red_refs, maps.dye,
+                                     bar)
         h, w = labels.shape
         clusters = np.r_[clusters, labels[(at[:, 0] * h) // mask.shape[0], (at[:, 1] * w) // mask.shape[1]]]
         classes = np.r_[classes, np.full(len(at), speck_class(sample.light), classes.dtype)]
     mask, kept = drop_blobs(mask, glare_fringes(mask, classes, rgb, cfg.instances.glare))  # halos of glare
     clusters, classes = clusters[kept - 1], classes[kept - 1]
-    mask, kept = drop_annotated(mask, scale_bar_zone(rgb, cfg.annotations))  # the scale bar is not rock
-    clusters, classes = clusters[kept - 1], classes[kept - 1]
+    if bar is not None:  # its pixels, and a blob that lay mostly on it
+        mask, kept = drop_annotated(mask, bar)
+        clusters, classes = clusters[kept - 1], classes[kept - 1]
     mask = resize_nearest(mask, full_shape)
     t3 = time.perf_counter()
     timing = {"features": t1 - t0, "cluster": t2 - t1, "instances": t3 - t2}

@@ -67,7 +67,8 @@ from .scene import MOUNT
 def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, lab: np.ndarray,
                       region: np.ndarray, light: str, cfg,
                       reference: np.ndarray | None = None, red_refs: tuple | None = None,
-                      dye: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      dye: np.ndarray | None = None,
+                      annotated: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Add the small bodies of one image to its instance mask (module docstring).
 
     Args:
@@ -81,6 +82,8 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
             when not given).
         red_refs, dye: the blob decision's ``redness_references`` (UV) and ``dyed_epoxy``
             (plain light) (``RockMaps.red_refs`` / ``.dye``; computed here when not given).
+        annotated: (H, W) bool pixels burnt in over the rock (the scale bar) or None: no
+            small body is sought there (the bar's dark line would fill the per-image cap).
     Returns:
         ((H, W) int32 ids 1..N+k with the k small bodies appended, (k, 2) int64 one
         (row, col) pixel of each of them, in id order).
@@ -109,7 +112,10 @@ def find_small_bodies(mask: np.ndarray, rgb: np.ndarray, work_rgb: np.ndarray, l
                                     rgb[..., :3] @ redness[1][:3] + redness[1][3], redness[2], redness[3], cfg)
         s_full = np.maximum(s_full, ref_full + red_full * np.float32(unit))  # as a score: contrast x unit above the reference
     level = ref_full + np.float32(contrast * unit)
-    pieces, n = ndi.label(s_full >= level)
+    candidates = s_full >= level
+    if annotated is not None:
+        candidates &= ~annotated
+    pieces, n = ndi.label(candidates)
     if n == 0:
         return mask, none
     halo = int(round(float(cfg.halo) * max(h, w)))
