@@ -33,7 +33,7 @@ def image_maps(sample: WorkingImage, cfg) -> tuple[np.ndarray, np.ndarray, RockM
     """
     if _KEY not in sample.maps:
         lab = lab_of(sample.features, cfg.features)
-        region = scene_map(_without_annotations(lab, annotated_pixels(sample)), sample.light, cfg.scene)
+        region = scene_map(_without_annotations(lab, annotated_pixels(sample)[1]), sample.light, cfg.scene)
         sample.maps[_KEY] = (lab, region, rock_maps(lab, sample.light, region, cfg.instances))
     return sample.maps[_KEY]
 
@@ -41,11 +41,11 @@ def image_maps(sample: WorkingImage, cfg) -> tuple[np.ndarray, np.ndarray, RockM
 ANNOTATED = "annotated"
 
 
-def annotated_pixels(sample: WorkingImage) -> np.ndarray | None:
-    """(h, w) bool pixels of the scale bar burnt into the picture at working resolution
-    (``thinseg.annotations``; set by ``thinseg.pipeline.prepare``), or None when none."""
-    found = sample.maps.get(ANNOTATED)
-    return None if found is None else found[1]
+def annotated_pixels(sample: WorkingImage) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The scale bar burnt into the picture (``thinseg.annotations``; set by
+    ``thinseg.pipeline.prepare``): ((H, W) bool at the decoded size, (h, w) bool at the
+    working size), or (None, None) when the picture has none."""
+    return sample.maps.get(ANNOTATED, (None, None))
 
 
 def _without_annotations(lab: np.ndarray, annotated: np.ndarray | None) -> np.ndarray:

@@ -265,10 +265,10 @@ def dark_voids(lab: np.ndarray, rock: np.ndarray, cfg) -> np.ndarray:
     """(h, w) bool: under UV, rock pixels whose blob score lies more than ``uv_void_depth``
     clear contrasts below the whole rock's matrix level (percentile ``uv_ref_q``): a hole in
     the chip or a non-fluorescent grain, dark beside the glowing matrix. They carry no
-    matrix level: a block they fill takes its level from its other rock pixels, or from
-    its neighbours, so ordinary rock at the void's edge is no brighter-than-matrix body
-    (challenge picture 1cie45). All False when ``uv_void_depth`` is 0 or absent.
-    lab: (h, w, 3) float32 Lab; rock: (h, w) bool."""
+    colour of the matrix, so ``redness_references`` leaves them out of its a* reference: a
+    block they fill takes its a* from its other rock pixels, or from its neighbours, and
+    ordinary rock at the void's edge is no orange body (challenge picture 1cie45). All
+    False when ``uv_void_depth`` is 0 or absent. lab: (h, w, 3) float32 Lab; rock: (h, w) bool."""
     depth = float(cfg.get("uv_void_depth", 0.0))
     if depth <= 0 or not rock.any():
         return np.zeros(rock.shape, bool)

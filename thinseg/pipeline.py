@@ -15,7 +15,7 @@ from tqdm import tqdm
 from .features import smoothed_rgb, pixel_features, to_working_tensor, working_size
 from .imageio import ImageLoadError, image_shape, load_image
 from .glare import glare_fringes
-from .imagemaps import ANNOTATED, image_maps
+from .imagemaps import ANNOTATED, annotated_pixels, image_maps
 from .instances import blob_map_to_instances, clusters_to_instances, drop_blobs, resize_nearest
 from .light import classify_light
 from .annotations import drop_annotated, scale_bar_zone, zone_at
@@ -107,7 +107,7 @@ def segment(rgb: np.ndarray, segmenter: Segmenter, cfg, name: str = "",
         raise RuntimeError(f"{segmenter.name}.predict returned shape {labels.shape}, expected {tuple(sample.features.shape[:2])}")
     t2 = time.perf_counter()
     lab, region, maps = image_maps(sample, cfg)  # computed once, also when the method read them
-    bar, annotated = sample.maps.get(ANNOTATED, (None, None))  # the scale bar: no blob seeds or grows on it
+    bar, annotated = annotated_pixels(sample)  # the scale bar: no blob seeds or grows on it
     if segmenter.output == "blob_map":  # the method's labels are the blob decision itself
         inst = blob_map_to_instances(labels, lab, sample.light, region, cfg.instances, full_shape, maps, annotated)
     else:  # cluster labels: the shared contrast-based decision picks the blob pixels

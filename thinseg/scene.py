@@ -166,8 +166,10 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
     smooth = S < min(float(cfg.smooth_abs), float(cfg.smooth_rel) * float(np.percentile(S, 75)))
     limit = np.ones((h, w), bool)  # where the growth may reach at all
 
-    def seeds_of(colour: np.ndarray) -> np.ndarray:
-        cand = ndi.binary_opening(smooth & colour, iterations=2)
+    def candidates_of(colour: np.ndarray) -> np.ndarray:  # smooth, mount-coloured, opened
+        return ndi.binary_opening(smooth & colour, iterations=2)
+
+    def seeds_of(cand: np.ndarray) -> np.ndarray:
         pieces, n = ndi.label(cand)
         if n == 0:
             return np.zeros((h, w), bool)
@@ -181,12 +183,12 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
     if light == UV:
         colour = ((Hc > H_rock + cfg.uv_dhue) & (Lc > L_rock + cfg.uv_dL)) | (Lc > L_rock + cfg.uv_bright_dL)
         loose = (Hc > H_rock + 0.4 * cfg.uv_dhue) & (Lc > L_rock)
-        seeds = seeds_of(colour)
-        pore_candidates = ndi.binary_opening(smooth & colour, iterations=2)
+        pore_candidates = candidates_of(colour)  # also the pores' (``_epoxy_pores``)
+        seeds = seeds_of(pore_candidates)
     else:  # one mount medium per picture: an empty field or glass, whichever covers more
         glass_L, grey = float(cfg.plain_glass_L), Cc < cfg.plain_max_chroma
-        dark_seeds = seeds_of(grey & (Lc < L_rock - cfg.plain_dark_dL))
-        glass_seeds = seeds_of(grey & (Lc > glass_L))
+        dark_seeds = seeds_of(candidates_of(grey & (Lc < L_rock - cfg.plain_dark_dL)))
+        glass_seeds = seeds_of(candidates_of(grey & (Lc > glass_L)))
         loose_grey = Cc < cfg.plain_max_chroma + 2
         if dark_seeds.sum() >= glass_seeds.sum():
             seeds, loose = dark_seeds, loose_grey & (Lc < L_rock - 0.5 * cfg.plain_dark_dL)
@@ -203,11 +205,11 @@ def scene_map(lab: np.ndarray, light: str, cfg) -> np.ndarray:
     grow &= limit
     clear = clear_of_specks(L, textured, cfg, light)
     mount = ndi.binary_propagation(seeds, mask=(grow & clear) | seeds)
+    reach = max(1, int(round(float(cfg.speck_sigma) * max(h, w))))  # the specks' density sigma, px
     if not clear.all():  # the density blurs the rock's specks over the mount's edge: reach it again
-        reach = max(1, int(round(float(cfg.speck_sigma) * max(h, w))))
         mount = ndi.binary_propagation(mount, mask=(grow & ndi.binary_dilation(mount, iterations=reach)) | mount)
     if light == UV and float(cfg.get("pore_min_share", 0)) > 0:  # epoxy-filled pores inside the chip
-        away = ~ndi.binary_dilation(mount, iterations=max(1, int(round(float(cfg.speck_sigma) * max(h, w)))))
+        away = ~ndi.binary_dilation(mount, iterations=reach)
         pores = _epoxy_pores(pore_candidates & away, seeds, Hc, H_rock, cfg)
         if pores.any():  # a pore grows over its own colour only, never into the rock glowing around it
             own = np.sqrt(((ctx - ctx[pores].mean(0)) ** 2).sum(-1)) < per_light(cfg.grow_dE, light)
