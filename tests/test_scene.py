@@ -445,3 +445,24 @@ def test_the_scale_bar_does_not_cut_the_mount_it_crosses():
     cfg.annotations.enabled = False
     region = image_maps(prepare(rgb, cfg, "cpu", "bar", rgb.shape[:2]), cfg)[1]
     assert region[int(0.97 * h), int(0.1 * w)] != MOUNT  # cut off below the bar
+
+
+def test_the_image_maps_follow_the_config_they_are_read_with():
+    """The per-image maps are kept on the working image under the config that shaped
+    them: read again with the same config they are the same object; with another blob
+    threshold they are computed again for it (an ablation reusing prepared images never
+    gets the maps of another cell)."""
+    from thinseg.imagemaps import image_maps
+    cfg = load_config(["method=kmeans", "eval.internal=false", "light.force=plain"])
+    rgb = np.full((96, 128, 3), 0.8, np.float32)
+    rgb[30:60, 40:80] = 0.1  # one dark body on a light matrix
+    sample = prepare(rgb, cfg, "cpu", "maps", rgb.shape[:2])
+    first = image_maps(sample, cfg)
+    assert image_maps(sample, cfg) is first
+    other = load_config(["method=kmeans", "eval.internal=false", "light.force=plain", "instances.dark_contrast=70"])
+    second = image_maps(sample, other)
+    assert second is not first
+    h, w = first[2].contrast.shape
+    body = (h // 2, w // 2)
+    assert first[2].contrast[body] == pytest.approx(2.0 * second[2].contrast[body], rel=1e-3)
+    assert image_maps(sample, cfg) is first

@@ -19,6 +19,13 @@ from .scene import scene_map
 from .segmenter import WorkingImage
 
 _KEY = "rock"
+_SHAPED_BY = ("features", "scene", "instances")  # the config nodes the maps depend on
+
+
+def _maps_key(cfg) -> tuple[str, str]:
+    """Cache key of the maps for ``cfg``: ``_KEY`` and the content of the nodes that shape
+    them (their string form: 0.2 ms, against 2.6 ms for YAML)."""
+    return _KEY, "\n".join(str(cfg[node]) for node in _SHAPED_BY)
 
 
 def image_maps(sample: WorkingImage, cfg) -> tuple[np.ndarray, np.ndarray, RockMaps]:
@@ -31,11 +38,12 @@ def image_maps(sample: WorkingImage, cfg) -> tuple[np.ndarray, np.ndarray, RockM
         lab: (h, w, 3) float32 Lab; region: (h, w) uint8 scene map (``thinseg.scene``);
         :class:`~thinseg.instances.RockMaps` of the blob decision.
     """
-    if _KEY not in sample.maps:
+    key = _maps_key(cfg)
+    if key not in sample.maps:
         lab = lab_of(sample.features, cfg.features)
         region = scene_map(_without_annotations(lab, annotated_pixels(sample)[1]), sample.light, cfg.scene)
-        sample.maps[_KEY] = (lab, region, rock_maps(lab, sample.light, region, cfg.instances))
-    return sample.maps[_KEY]
+        sample.maps[key] = (lab, region, rock_maps(lab, sample.light, region, cfg.instances))
+    return sample.maps[key]
 
 
 ANNOTATED = "annotated"
