@@ -567,3 +567,37 @@ def test_an_orange_body_beside_the_mount_is_a_blob_the_mounts_glow_is_not(icfg):
     assert inst.mask[35, 142] > 0 and inst.mask[85, 142] == 0 and inst.mask.max() == 1
     icfg.halo_orange = 0.0
     assert clusters_to_instances(labels, lab, "uv", region, icfg, shape).mask.max() == 0
+
+
+def test_an_orange_body_no_brighter_than_the_rock_is_added_and_nothing_else_moves(icfg):
+    """Under UV a body far redder than the rock but no brighter has no blob contrast (the
+    redness contrast asks for brighter too) and was missed (challenge photograph 0smyr1's
+    corner body, outside ``shared``: a* +16 over the rock, L +1). ``orange_bodies`` adds it
+    as a new instance; a bright yellow lens beside it keeps its id and its pixels, a
+    slightly redder patch of the matrix (a* +6) and a small red speck are not added, nor is
+    a red piece touching the lens; with ``orange_body.red`` 0 the body is lost as before."""
+    shape = (120, 200)
+    L = np.full(shape, 40.0, np.float32) + _noise(shape, 0.3)
+    a = np.full(shape, 2.0, np.float32) + _noise(shape, 0.2, seed=1)
+    b = np.full(shape, 48.0, np.float32)
+    region = np.zeros(shape, np.uint8)
+    body = disk((40, 40), 12, shape=shape)
+    a[body] += 16.0  # orange, as bright as the rock
+    lens = disk((40, 120), 12, shape=shape)
+    L[lens] += 40.0  # a bright yellow lens
+    a[disk((56, 120), 5, shape=shape)] += 16.0  # a red piece touching the lens
+    patch = disk((95, 60), 12, shape=shape)
+    a[patch] += 6.0  # the matrix a little redder
+    speck = disk((95, 150), 2, shape=shape)
+    a[speck] += 20.0  # too small
+    lab = np.stack([L, a, b], -1)
+    labels = np.zeros(shape, np.int64)
+    icfg.orange_body.red = 0.0
+    before = clusters_to_instances(labels, lab, "uv", region, icfg, shape).ids
+    assert before[40, 40] == 0 and before[40, 120] > 0 and before.max() == 1
+    icfg.orange_body.red = 2.0
+    after = clusters_to_instances(labels, lab, "uv", region, icfg, shape).ids
+    assert after.max() == 2 and after[40, 40] == 2
+    assert (after[body] == 2).mean() > 0.8
+    assert np.array_equal(after == 1, before == 1)  # the lens is untouched
+    assert after[95, 60] == 0 and after[95, 150] == 0 and after[58, 120] in (0, 1)

@@ -156,6 +156,19 @@ mount (``thinseg.scene``).
    pooled (image3 0.533 -> 0.534), synthetic seeds 1 / 2 unchanged (0.752 / 0.786);
    0oy8vd 21 -> 24 blobs (small dark specks next to the trimmed grains are then found
    as small bodies), 0qh9yd 25 -> 26.
+5b. **Orange bodies no brighter than the rock** (``orange_bodies``, UV, after ``expand``):
+   the redness contrast asks for a pixel both redder and brighter than the rock, so an
+   orange body as bright as its rock has no contrast at all (held-out challenge photograph
+   0smyr1's corner body: a* 16 above the rock's local a*, L 1 above its L). Rock pixels in
+   no instance with a* at least ``orange_body.red`` (2) redness units above the local a*
+   and L at most ``orange_body.darker`` below the local L, opened by 1 px, form pieces;
+   a piece touching no instance, of at least ``orange_body.min_area_mult`` x the minimum
+   blob area and filling ``orange_body.min_solidity`` of its hull, is added as a new
+   instance. Existing instances are never changed: a rule that put this redness into the
+   blob contrast itself moved image1's watershed seams and cut a lens in two (0.834 ->
+   0.802). Adds 0smyr1's body and two dim red-orange patches below image1's lenses (not
+   labelled; its score is unchanged); no other of the 16 UV challenge, held-out and public
+   pictures and no synthetic mask changes.
 6. **Full size.** Ids are made consecutive 1..N and resized to H x W with
    nearest-neighbour sampling (``Instances.mask``); ``thinseg.pipeline.segment`` then
    redraws the outlines at the decoded image's resolution (``thinseg.outlines``,
@@ -779,6 +792,42 @@ def trim_halos(ids: np.ndarray, contrast: np.ndarray, kind: np.ndarray, cfg, lig
     return out
 
 
+def orange_bodies(ids: np.ndarray, lab: np.ndarray, rock: np.ndarray, red_refs: tuple | None, cfg) -> np.ndarray:
+    """UV: add the orange bodies that are far redder than the rock but no brighter (module
+    docstring, step 5b) as new instances, leaving every existing one as it is.
+
+    A candidate pixel is rock, in no instance, with a* at least ``orange_body.red`` x
+    ``uv_red_contrast`` above the rock's local a* and L at most ``orange_body.darker`` below
+    its local L. Its connected pieces (opened by 1 px) become bodies when they touch no
+    instance, cover at least ``orange_body.min_area_mult`` x the minimum blob area and fill
+    ``orange_body.min_solidity`` of their convex hull. ids: (h, w) int32; lab: (h, w, 3)
+    float32 Lab; rock: (h, w) bool; red_refs: ``redness_references`` or None (nothing is
+    added). Returns (h, w) int32, the existing ids then the new ones."""
+    ob = cfg.get("orange_body")
+    if red_refs is None or ob is None or float(ob.red) <= 0:
+        return ids
+    a_ref, L_ref = red_refs
+    cand = (rock & (ids == 0) & (lab[..., 1] - a_ref >= float(ob.red) * float(cfg.uv_red_contrast))
+            & (lab[..., 0] - L_ref >= -float(ob.darker)))
+    cand = ndi.binary_opening(cand, structure=disk(1).astype(bool))
+    pieces, n = ndi.label(cand)
+    if n == 0:
+        return ids
+    touching = np.unique(pieces[ndi.binary_dilation(ids > 0) & (pieces > 0)])
+    area = np.bincount(pieces.ravel(), minlength=n + 1)
+    min_px = float(ob.min_area_mult) * min_area_px(ids.shape, cfg)
+    out, nxt = ids.copy(), int(ids.max())
+    for i, box in enumerate(ndi.find_objects(pieces), start=1):
+        if box is None or i in touching or area[i] < min_px:
+            continue
+        piece = pieces[box] == i
+        if piece.sum() < float(ob.min_solidity) * convex_hull_image(piece).sum():
+            continue
+        nxt += 1
+        out[box][piece] = nxt
+    return out
+
+
 def drop_blobs(mask: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Remove the blobs flagged in ``drop`` ((N,) bool) from (H, W) int32 ``mask`` (ids 1..N).
     Returns ((H, W) int32 consecutive ids 1..M, (M,) int64 the old id of each kept blob)."""
@@ -906,6 +955,7 @@ def clusters_to_instances(labels: np.ndarray, lab: np.ndarray, light: str, regio
     expand = per_light(cfg.expand, light)
     if expand > 0:  # outlines drawn at the body's outer edge, not at the seed threshold
         ids = np.where(rock, expand_labels(ids, expand), 0).astype(np.int32)
+    ids = orange_bodies(ids, lab, rock if annotated is None else rock & ~annotated, red_refs, cfg)
     clusters = blob_clusters(ids, labels)
     classes = blob_clusters(ids, kind.astype(np.int64))
     return Instances(clusters, classes, ids, contrast, decision, tuple(out_shape))
@@ -969,6 +1019,7 @@ def blob_map_to_instances(blob_map: np.ndarray, lab: np.ndarray, light: str, reg
     ids[sizes[ids] < min_area_px((h, w), cfg)] = 0  # watershed slivers
     ids = filter_shapes(relabel_sequential(ids)[0].astype(np.int32), contrast, region, cfg, light, lab,
                         _redness_map(lab, red_refs, cfg))
+    ids = orange_bodies(ids, lab, rock, red_refs, cfg)
     k = len(BLOB_MAP_CLASSES)
     labels = np.clip(blob_map, 0, k - 1).astype(np.int64)
     counts = np.bincount(labels.ravel(), minlength=k)
