@@ -482,13 +482,21 @@ def _weak_seeds(contrast: np.ndarray, candidates: np.ndarray, seeds: np.ndarray,
     area = np.bincount(pieces.ravel(), minlength=n + 1)[1:]
     has_seed = np.bincount(pieces[seeds], minlength=n + 1)[1:] > 0
     sharp, _ = outline_sharpness(contrast, pieces, n)  # a haze patch is soft-edged
-    boxes = ndi.find_objects(pieces)
-    for i in np.flatnonzero((area >= float(ws.min_area_mult) * min_px) & ~has_seed
-                            & (sharp >= float(ws.min_sharpness))) + 1:
-        piece = pieces[boxes[i - 1]] == i
-        if piece.sum() >= float(ws.min_solidity) * convex_hull_image(piece).sum():
-            out[boxes[i - 1]] |= piece
+    keep = (area >= float(ws.min_area_mult) * min_px) & ~has_seed & (sharp >= float(ws.min_sharpness))
+    for _, box, piece in _solid_pieces(pieces, keep, float(ws.min_solidity)):
+        out[box] |= piece
     return out
+
+
+def _solid_pieces(pieces: np.ndarray, keep: np.ndarray, min_solidity: float):
+    """Yield (id, bounding slices, (bh, bw) bool piece) for each piece i of (h, w) int
+    ``pieces`` with ``keep[i - 1]`` ((n,) bool) that fills at least ``min_solidity`` of its
+    convex hull (a bounded body, not a ragged patch), in id order."""
+    boxes = ndi.find_objects(pieces)
+    for i in np.flatnonzero(keep) + 1:
+        piece = pieces[boxes[i - 1]] == i
+        if piece.sum() >= min_solidity * convex_hull_image(piece).sum():
+            yield int(i), boxes[i - 1], piece
 
 
 def outline_sharpness(contrast: np.ndarray, labels: np.ndarray, n: int,
@@ -813,16 +821,11 @@ def orange_bodies(ids: np.ndarray, lab: np.ndarray, rock: np.ndarray, red_refs: 
     pieces, n = ndi.label(cand)
     if n == 0:
         return ids
-    touching = np.unique(pieces[ndi.binary_dilation(ids > 0) & (pieces > 0)])
-    area = np.bincount(pieces.ravel(), minlength=n + 1)
-    min_px = float(ob.min_area_mult) * min_area_px(ids.shape, cfg)
+    touching = np.bincount(pieces[ndi.binary_dilation(ids > 0)], minlength=n + 1)[1:] > 0
+    area = np.bincount(pieces.ravel(), minlength=n + 1)[1:]
+    keep = ~touching & (area >= float(ob.min_area_mult) * min_area_px(ids.shape, cfg))
     out, nxt = ids.copy(), int(ids.max())
-    for i, box in enumerate(ndi.find_objects(pieces), start=1):
-        if box is None or i in touching or area[i] < min_px:
-            continue
-        piece = pieces[box] == i
-        if piece.sum() < float(ob.min_solidity) * convex_hull_image(piece).sum():
-            continue
+    for _, box, piece in _solid_pieces(pieces, keep, float(ob.min_solidity)):
         nxt += 1
         out[box][piece] = nxt
     return out
