@@ -262,6 +262,23 @@ def test_merge_pieces_joins_across_no_valley_only():
     assert merge_pieces(ids, c, 0.9).max() == 2
 
 
+def test_the_neck_is_judged_against_the_pieces_thickness_not_only_their_area():
+    """A streak 7 px thick cut across in two halves: the cut (7 px) is short against the
+    halves' equivalent diameter (20 px), so by area alone it is a neck; against their
+    thickness it is the streak's full width, and the halves merge. Two compact bodies
+    touching along 5 px stay two under both rules."""
+    c = np.full((40, 120), 2.0, np.float32)
+    streak = np.zeros((40, 120), np.int32)
+    streak[16:23, 10:55], streak[16:23, 55:100] = 1, 2
+    assert merge_pieces(streak, c, 0.9, min_neck=0.5).max() == 2
+    assert merge_pieces(streak, c, 0.9, min_neck=0.5, neck_width=1.25).max() == 1
+    bodies = np.zeros((40, 120), np.int32)
+    bodies[5:35, 10:40], bodies[18:23, 40:70] = 1, 2  # a 30 px square and a 5 px bar ...
+    bodies[5:35, 70:100] = 2  # ... ending in another 30 px square: they touch along 5 px
+    for width in (0.0, 1.25):
+        assert merge_pieces(bodies, c, 0.9, min_neck=0.5, neck_width=width).max() == 2, width
+
+
 def test_a_dip_within_the_bodys_own_texture_is_no_seam():
     """Two halves of one streaky body (contrast 2 +- 0.8) parted where the contrast dips to
     1.65 (0.83 x the median): a seam by the ratio alone, none given the body's own spread;
