@@ -279,6 +279,20 @@ def test_the_neck_is_judged_against_the_pieces_thickness_not_only_their_area():
         assert merge_pieces(bodies, c, 0.9, min_neck=0.5, neck_width=width).max() == 2, width
 
 
+def test_a_faint_soft_rim_on_the_border_is_joined_to_no_body_by_its_thickness():
+    """0oy8vd: a thin dark body (7 px wide, contrast 0.95) ends on a faint, soft haze piece
+    (0.81 on a 0.78 surround) along the picture's bottom edge. Judged by the body's thickness
+    the 7 px contact is no neck and the haze would be kept with the body; a faint soft rim
+    on the border keeps the pair to equivalent diameters, and they stay two."""
+    c = np.full((40, 60), 0.78, np.float32)
+    ids = np.zeros((40, 60), np.int32)
+    ids[5:30, 30:37], c[5:30, 30:37] = 1, 0.95  # the body
+    ids[30:40, 0:60], c[30:40, 0:60] = 2, 0.81  # the haze, on the bottom border
+    assert merge_pieces(ids, c, 0.9, min_neck=0.5, neck_width=1.25).max() == 1
+    assert merge_pieces(ids, c, 0.9, min_neck=0.5, neck_width=1.25, border_rim=(1.0, 0.08)).max() == 2
+    assert merge_pieces(ids, c, 0.9, min_neck=0.5).max() == 2
+
+
 def test_a_dip_within_the_bodys_own_texture_is_no_seam():
     """Two halves of one streaky body (contrast 2 +- 0.8) parted where the contrast dips to
     1.65 (0.83 x the median): a seam by the ratio alone, none given the body's own spread;

@@ -93,7 +93,10 @@ mount (``thinseg.scene``).
    most ``merge_neck_width`` x its thickness, the diameter of the largest disc inside it,
    so an elongated piece, a streaky grey body's arm or a lamina's end, is as wide as it
    is thick: image2 23 -> 21 blobs, image3 117 -> 115, its labels 29 and 43 one id each,
-   0.534 -> 0.540, the coal pictures' laminae in fewer pieces), no step (median contrasts within ``merge_max_step`` of the larger, per light
+   0.534 -> 0.540, the coal pictures' laminae in fewer pieces; a pair holding a faint,
+   soft piece on the picture's border, a rim that step 5 drops, ``edge_min_contrast`` /
+   ``edge_min_sharpness``, is judged by diameters: joined by thickness, 0oy8vd's grain took
+   the haze below it to the border), no step (median contrasts within ``merge_max_step`` of the larger, per light
    type: plain 0.25; UV 0.35, a lamina glows unevenly, image1's orange lamina was four
    pieces at steps of 0.26-0.28) and no colour
    change (mean Lab within ``merge_max_dE``) are merged again; a dip at the boundary
@@ -570,10 +573,23 @@ def _distance_markers(fg: np.ndarray, cfg) -> np.ndarray:
     return _with_orphans(markers, fg)
 
 
+def faint_border_pieces(ids: np.ndarray, contrast: np.ndarray, n: int, min_contrast: float, min_sharpness: float,
+                        outline: np.ndarray | None = None) -> np.ndarray:
+    """(n + 1,) bool, index 0 False: labels 1..n of (h, w) int ``ids`` that touch the picture's
+    border with a |median contrast| below ``min_contrast`` and an outline sharpness
+    (``outline_sharpness``) below ``min_sharpness``: a vignetted corner, the haze of a blurred
+    rim. contrast: (h, w) float32; outline: ``find_boundaries(ids, mode="inner")`` if known."""
+    sharpness, inner = outline_sharpness(contrast, ids, n, outline)
+    border = np.zeros(n + 1, bool)
+    border[np.unique(np.r_[ids[0], ids[-1], ids[:, 0], ids[:, -1]])] = True
+    return np.r_[False, border[1:] & (inner < min_contrast) & (sharpness < min_sharpness)]
+
+
 def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: float = 0.0,
                  max_step: float = np.inf, lab: np.ndarray | None = None, max_dE: float = np.inf,
                  texture: float = 0.0, piece_kind: np.ndarray | None = None,
-                 kind_ratio: dict | None = None, neck_width: float = 0.0) -> np.ndarray:
+                 kind_ratio: dict | None = None, neck_width: float = 0.0,
+                 border_rim: tuple[float, float] | None = None) -> np.ndarray:
     """Merge touching instances whose shared boundary is no contrast valley and no neck.
 
     Two 4-neighbouring pieces a, b merge when the mean over their boundary pairs of
@@ -581,7 +597,10 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
     boundary is at least ``min_neck`` x the width of the smaller piece (two bodies touching
     at a narrow neck stay apart; the width is the piece's equivalent diameter, and with
     ``neck_width`` > 0 at most ``neck_width`` x the diameter of the largest disc inside it:
-    a streak or a lamina's end is as wide as it is thick, not as its area), and their median contrasts differ by
+    a streak or a lamina's end is as wide as it is thick, not as its area; ``border_rim``:
+    (min contrast, min sharpness): a piece touching the picture's border, fainter and
+    softer-edged than these, is a rim that ``filter_shapes`` drops on its own, and a pair
+    holding one is judged by equivalent diameters), and their median contrasts differ by
     at most ``max_step`` x the larger, and (with ``lab``, (h, w, 3) Lab) their mean colours
     lie within ``max_dE`` of each other (two bodies of different colour stay apart).
     ``piece_kind``: (h, w) int8 class of each pixel's contrast (``blob_contrast``) and
@@ -610,10 +629,14 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
     length = np.bincount(inv).astype(float)
     boundary = np.bincount(inv, weights=val) / length
     area = np.bincount(ids.ravel(), minlength=n + 1)
-    width = 2.0 * np.sqrt(area / np.pi)  # equivalent diameter
+    diameter = 2.0 * np.sqrt(area / np.pi)  # equivalent diameter
+    width, rim = diameter, np.zeros(n + 1, bool)
     if neck_width > 0:  # ... or the piece's thickness (the largest disc inside it), if less
-        depth = ndi.distance_transform_edt(~find_boundaries(ids, mode="inner") & (ids > 0))
-        width = np.minimum(width, neck_width * (2.0 * _label_max(depth, ids, n) + 1.0))
+        outline = find_boundaries(ids, mode="inner")
+        depth = ndi.distance_transform_edt(~outline & (ids > 0))
+        width = np.minimum(diameter, neck_width * (2.0 * _label_max(depth, ids, n) + 1.0))
+        if border_rim is not None:  # a faint soft rim is joined to no body by anyone's thickness
+            rim = faint_border_pieces(ids, contrast, n, *border_rim, outline=outline)
     colour = label_mean_colour(lab, ids, n) if lab is not None else np.zeros((n + 1, 3))
     inner = label_median(contrast, ids, n)
     # a textured body (a lens, a streaky grey body) has valleys of its own: a boundary dip
@@ -631,7 +654,8 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
         a, b = divmod(pair, n + 1)
         r = ratio if pair_ratio is None else max(pair_ratio[a], pair_ratio[b])
         valley = min(r * min(inner[a], inner[b]), min(inner[a], inner[b]) - texture * max(spread[a], spread[b]))
-        if (bm >= valley and ln >= min_neck * min(width[a], width[b])
+        wide = diameter if (rim[a] or rim[b]) else width
+        if (bm >= valley and ln >= min_neck * min(wide[a], wide[b])
                 and abs(inner[a] - inner[b]) <= max_step * max(abs(inner[a]), abs(inner[b]))
                 and np.linalg.norm(colour[a] - colour[b]) <= max_dE):
             ra, rb = root(a), root(b)
@@ -667,6 +691,7 @@ def split_instances(fg: np.ndarray, contrast: np.ndarray, cfg, lab: np.ndarray |
     kind_ratio = {SHINY_GREY: float(cfg.merge_ratio_shiny)} if float(cfg.merge_ratio_shiny) > 0 else None
     merge = dict(ratio=per_light(cfg.merge_ratio, light), min_neck=float(cfg.merge_min_neck),
                  neck_width=float(cfg.get("merge_neck_width", 0.0)),
+                 border_rim=(float(cfg.edge_min_contrast), float(cfg.edge_min_sharpness)),
                  max_step=float(per_light(cfg.merge_max_step, light)), lab=lab, max_dE=float(cfg.merge_max_dE),
                  texture=float(cfg.merge_texture), piece_kind=kind, kind_ratio=kind_ratio)
     for _ in range(max(1, int(per_light(cfg.merge_rounds, light)))):  # merged pieces are judged again as wholes
