@@ -573,16 +573,26 @@ def _distance_markers(fg: np.ndarray, cfg) -> np.ndarray:
     return _with_orphans(markers, fg)
 
 
-def faint_border_pieces(ids: np.ndarray, contrast: np.ndarray, n: int, min_contrast: float, min_sharpness: float,
-                        outline: np.ndarray | None = None) -> np.ndarray:
-    """(n + 1,) bool, index 0 False: labels 1..n of (h, w) int ``ids`` that touch the picture's
-    border with a |median contrast| below ``min_contrast`` and an outline sharpness
-    (``outline_sharpness``) below ``min_sharpness``: a vignetted corner, the haze of a blurred
-    rim. contrast: (h, w) float32; outline: ``find_boundaries(ids, mode="inner")`` if known."""
-    sharpness, inner = outline_sharpness(contrast, ids, n, outline)
+def _touches_border(ids: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1,) bool: which labels 0..n of (h, w) int ``ids`` touch the picture's border."""
     border = np.zeros(n + 1, bool)
     border[np.unique(np.r_[ids[0], ids[-1], ids[:, 0], ids[:, -1]])] = True
-    return np.r_[False, border[1:] & (inner < min_contrast) & (sharpness < min_sharpness)]
+    return border
+
+
+def _thickness(ids: np.ndarray, n: int, outline: np.ndarray) -> np.ndarray:
+    """(n + 1,) float64: the diameter of the largest disc inside each label 0..n of (h, w)
+    int ``ids`` (twice the largest distance to its own inner ``outline``, plus one)."""
+    return 2.0 * _label_max(ndi.distance_transform_edt(~outline & (ids > 0)), ids, n) + 1.0
+
+
+def faint_border_pieces(border: np.ndarray, sharpness: np.ndarray, inner: np.ndarray,
+                        min_contrast: float, min_sharpness: float) -> np.ndarray:
+    """(n,) bool for labels 1..n: touching the picture's border (``border``, (n,) bool) with a
+    |median contrast| ``inner`` below ``min_contrast`` and an outline ``sharpness`` below
+    ``min_sharpness`` ((n,) each, ``outline_sharpness``): a vignetted corner, the haze of a
+    blurred rim, which ``filter_shapes`` drops."""
+    return border & (inner < min_contrast) & (sharpness < min_sharpness)
 
 
 def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: float = 0.0,
@@ -633,10 +643,10 @@ def merge_pieces(ids: np.ndarray, contrast: np.ndarray, ratio: float, min_neck: 
     width, rim = diameter, np.zeros(n + 1, bool)
     if neck_width > 0:  # ... or the piece's thickness (the largest disc inside it), if less
         outline = find_boundaries(ids, mode="inner")
-        depth = ndi.distance_transform_edt(~outline & (ids > 0))
-        width = np.minimum(diameter, neck_width * (2.0 * _label_max(depth, ids, n) + 1.0))
+        width = np.minimum(diameter, neck_width * _thickness(ids, n, outline))
         if border_rim is not None:  # a faint soft rim is joined to no body by anyone's thickness
-            rim = faint_border_pieces(ids, contrast, n, *border_rim, outline=outline)
+            rim[1:] = faint_border_pieces(_touches_border(ids, n)[1:], *outline_sharpness(contrast, ids, n, outline),
+                                          *border_rim)
     colour = label_mean_colour(lab, ids, n) if lab is not None else np.zeros((n + 1, 3))
     inner = label_median(contrast, ids, n)
     # a textured body (a lens, a streaky grey body) has valleys of its own: a boundary dip
@@ -749,21 +759,20 @@ def filter_shapes(ids: np.ndarray, contrast: np.ndarray, region: np.ndarray, cfg
     outline = find_boundaries(ids, mode="inner")
     sharpness, inner = outline_sharpness(contrast, ids, n, outline)
     area = np.bincount(ids.ravel(), minlength=n + 1)[1:]
-    depth = ndi.distance_transform_edt(~outline & (ids > 0))
-    thickness = 2.0 * _label_max(depth, ids, n)[1:] + 1.0
+    thickness = _thickness(ids, n, outline)[1:]
     length = _major_axis_length(ids, n)[1:]
     reach = max(2, int(round(float(cfg.halo) * max(h, w))))
     mount = region == MOUNT
     near_mount = ndi.binary_dilation(mount, iterations=reach) if mount.any() else np.zeros_like(outline)
     contact = np.asarray(ndi.mean(near_mount, np.where(outline, ids, 0), idx), float)
-    border = np.zeros(n + 1, bool)
-    border[np.unique(np.r_[ids[0], ids[-1], ids[:, 0], ids[:, -1]])] = True
+    border = _touches_border(ids, n)
     medium = np.zeros(n, bool)
     if light != UV and lab is not None and float(cfg.plain_mount_dE) > 0 and mount.any():
         # a corner of the empty field or glass beyond the chip, cut off from the mount
         colour = label_mean_colour(lab, ids, n)[1:]
         medium = border[1:] & (np.linalg.norm(colour - lab[mount].mean(0), axis=1) < float(cfg.plain_mount_dE))
-    faint_edge = border[1:] & (inner < float(cfg.edge_min_contrast)) & (sharpness < float(cfg.edge_min_sharpness))
+    faint_edge = faint_border_pieces(border[1:], sharpness, inner, float(cfg.edge_min_contrast),
+                                     float(cfg.edge_min_sharpness))
     faint = inner < per_light(cfg.min_inner, light)
     if red is not None and float(cfg.get("orange_min_inner", 0)) > 0:
         # orange fluorescence is dim: a faint blob found by its redness is an orange body
